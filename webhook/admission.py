@@ -1,0 +1,181 @@
+"""AdmissionReview in, AdmissionReview out: the contract with kube-apiserver, no transport.
+
+admission.k8s.io/v1 and v1beta1 share their request and response fields; the response echoes
+the request's apiVersion and kind and carries its uid. Only CREATE of core `pods` (no
+subresource) is mutated; everything else is allowed unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from webhook.engine import CompiledPolicySet, Result, mutate
+from webhook.errors import ReviewError
+from webhook.pod import display_name
+
+log = logging.getLogger("webhook.admission")
+
+API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
+AUDIT_KEY = "policies"  # stored by the apiserver as "<webhook name>/policies"
+
+NamespaceLabels = Callable[[str], tuple[Mapping[str, str] | None, str | None]]
+
+
+@dataclass(frozen=True)
+class Review:
+    api_version: str
+    uid: str
+    operation: str
+    group: str
+    resource: str
+    sub_resource: str
+    kind: str
+    namespace: str
+    object: Mapping[str, Any] | None
+    dry_run: bool
+
+    @property
+    def mutates(self) -> bool:
+        return (
+            self.operation == "CREATE"
+            and self.group == ""
+            and self.resource == "pods"
+            and not self.sub_resource
+            and self.kind == "Pod"
+        )
+
+
+@dataclass
+class Outcome:
+    """What happened to one review: for the log line and the metrics."""
+
+    uid: str
+    namespace: str
+    name: str
+    result: str  # "patched", "unchanged", "skipped" (not a pod CREATE), "error"
+    applied: list[str] = field(default_factory=list)
+    audited: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    patch_ops: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _field(obj: Mapping[str, Any], key: str, kind: type, where: str, default: Any = None) -> Any:
+    value = obj.get(key, default)
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, kind):
+        expected = {str: "a string", dict: "an object", bool: "a boolean"}.get(kind, kind.__name__)
+        raise ReviewError(f"{where}{key} must be {expected}")
+    return value
+
+
+def parse_review(body: bytes) -> Review:
+    """Decode and check the fields this webhook relies on; ReviewError says what is wrong."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ReviewError(f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ReviewError("body must be a JSON object (an AdmissionReview)")
+    api_version = data.get("apiVersion")
+    if api_version not in API_VERSIONS:
+        raise ReviewError(f"apiVersion must be one of {', '.join(API_VERSIONS)}, "
+                          f"got {api_version!r}")
+    if data.get("kind") != "AdmissionReview":
+        raise ReviewError(f"kind must be AdmissionReview, got {data.get('kind')!r}")
+    request = data.get("request")
+    if not isinstance(request, dict):
+        raise ReviewError("request must be an object")
+    uid = _field(request, "uid", str, "request.")
+    if not uid:
+        raise ReviewError("request.uid must not be empty")
+    operation = _field(request, "operation", str, "request.")
+    resource = _field(request, "resource", dict, "request.")
+    kind = _field(request, "kind", dict, "request.")
+    obj = request.get("object")
+    if obj is not None and not isinstance(obj, dict):
+        raise ReviewError("request.object must be an object or null")
+    review = Review(
+        api_version=api_version,
+        uid=uid,
+        operation=operation,
+        group=str(resource.get("group") or ""),
+        resource=str(resource.get("resource") or ""),
+        sub_resource=str(_field(request, "subResource", str, "request.", "")),
+        kind=str(kind.get("kind") or ""),
+        namespace=str(_field(request, "namespace", str, "request.", "")),
+        object=obj,
+        dry_run=bool(request.get("dryRun")),
+    )
+    if review.mutates and obj is None:
+        raise ReviewError("request.object must be the Pod for a CREATE of pods")
+    return review
+
+
+def response_body(
+    review: Review,
+    ops: list[dict[str, Any]] | None = None,
+    warnings: list[str] | None = None,
+    audit: Mapping[str, str] | None = None,
+) -> bytes:
+    response: dict[str, Any] = {"uid": review.uid, "allowed": True}
+    if ops:
+        response["patchType"] = "JSONPatch"
+        response["patch"] = base64.b64encode(orjson.dumps(ops)).decode()
+    if warnings:
+        response["warnings"] = list(dict.fromkeys(warnings))
+    if audit:
+        response["auditAnnotations"] = dict(audit)
+    return orjson.dumps(
+        {"apiVersion": review.api_version, "kind": "AdmissionReview", "response": response}
+    )
+
+
+def review_pod(
+    policies: CompiledPolicySet,
+    review: Review,
+    namespace_labels: NamespaceLabels | None = None,
+) -> tuple[bytes, Outcome]:
+    """Answer one parsed review. Never raises: an internal failure admits the pod unchanged."""
+    pod = review.object or {}
+    outcome = Outcome(review.uid, review.namespace, display_name(pod), "skipped")
+    if not review.mutates:
+        return response_body(review), outcome
+    try:
+        labels, unsynced = (None, None) if namespace_labels is None else namespace_labels(
+            review.namespace)
+        result: Result = mutate(policies, pod, review.namespace, labels)
+    except Exception as exc:  # the last guard: a bug here must not block pod creation
+        log.exception("review failed, pod admitted unchanged", extra={"uid": review.uid})
+        outcome.result = "error"
+        outcome.errors.append(f"{type(exc).__name__}: {exc}")
+        warning = "pod-placement-webhook: internal error, pod admitted unchanged"
+        return response_body(review, warnings=[warning]), outcome
+    warnings = list(result.warnings)
+    if unsynced and any(p.policy.spec.match.namespace_selector for p in policies.policies):
+        warnings.append(unsynced)
+    for error in result.errors:
+        log.error("policy failed: %s", error, extra={"uid": review.uid})
+    outcome.applied, outcome.audited, outcome.errors = result.applied, result.audited, result.errors
+    outcome.patch_ops = len(result.ops)
+    outcome.warnings = warnings
+    outcome.result = "patched" if result.ops else "unchanged"
+    audit = {AUDIT_KEY: ",".join(result.applied)} if result.applied else None
+    return response_body(review, result.ops, warnings, audit), outcome
+
+
+def handle(
+    policies: CompiledPolicySet,
+    body: bytes,
+    namespace_labels: NamespaceLabels | None = None,
+) -> tuple[bytes, Outcome]:
+    """Body bytes to response bytes. Raises ReviewError (HTTP 400) for malformed bodies only."""
+    return review_pod(policies, parse_review(body), namespace_labels)
+

@@ -1,0 +1,159 @@
+"""Read-only accessors on a raw Pod dict, as it arrived in the AdmissionReview.
+
+The pod is never decoded into a typed model: a typed round-trip drops fields this code does not
+know about. Every accessor tolerates missing keys, nulls and wrong types, because the apiserver
+sends what the client wrote (defaulted), and a webhook bug must not block a pod.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+Pod = Mapping[str, Any]
+
+# Tolerations the apiserver adds by itself (DefaultTolerationSeconds): they say nothing about
+# where the pod's author wanted it to run.
+_DEFAULT_TOLERATION_KEYS = frozenset({"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def metadata(pod: Pod) -> Mapping[str, Any]:
+    return _map(pod.get("metadata"))
+
+
+def spec(pod: Pod) -> Mapping[str, Any]:
+    return _map(pod.get("spec"))
+
+
+def labels(pod: Pod) -> Mapping[str, Any]:
+    return _map(metadata(pod).get("labels"))
+
+
+def annotations(pod: Pod) -> Mapping[str, Any]:
+    return _map(metadata(pod).get("annotations"))
+
+
+def display_name(pod: Pod) -> str:
+    meta = metadata(pod)
+    name = meta.get("name") or meta.get("generateName") or ""
+    return str(name)
+
+
+def controller_owner(pod: Pod) -> Mapping[str, Any] | None:
+    for ref in _list(metadata(pod).get("ownerReferences")):
+        if isinstance(ref, Mapping) and ref.get("controller") is True:
+            return ref
+    return None
+
+
+def owner_kind_names(pod: Pod) -> tuple[str, str]:
+    """(`Kind`, `group/Kind`) of the controller owner, or empty strings."""
+    ref = controller_owner(pod)
+    if ref is None:
+        return "", ""
+    kind = str(ref.get("kind") or "")
+    group = str(ref.get("apiVersion") or "").rpartition("/")[0]
+    return kind, f"{group}/{kind}" if group else kind
+
+
+def containers(pod: Pod) -> list[Mapping[str, Any]]:
+    """Containers and init containers (sidecars included); ephemeral containers are not."""
+    s = spec(pod)
+    return [
+        c
+        for key in ("containers", "initContainers")
+        for c in _list(s.get(key))
+        if isinstance(c, Mapping)
+    ]
+
+
+def requested_resources(pod: Pod) -> set[str]:
+    """Names in any container's requests or limits.
+
+    Pod defaulting copies each limit into requests before admission, so the apiserver's
+    ExtendedResourceToleration (which reads requests) sees a limit-only resource too; reading
+    both gives the same answer on an undefaulted pod (`placement-webhook mutate`).
+    """
+    names: set[str] = set()
+    for container in containers(pod):
+        resources = _map(container.get("resources"))
+        for key in ("requests", "limits"):
+            names.update(k for k in _map(resources.get(key)) if isinstance(k, str))
+    return names
+
+
+def tolerations(pod: Pod) -> list[Mapping[str, Any]]:
+    return [t for t in _list(spec(pod).get("tolerations")) if isinstance(t, Mapping)]
+
+
+def node_affinity(pod: Pod) -> Mapping[str, Any]:
+    return _map(_map(spec(pod).get("affinity")).get("nodeAffinity"))
+
+
+def required_node_terms(pod: Pod) -> list[Mapping[str, Any]]:
+    required = _map(node_affinity(pod).get("requiredDuringSchedulingIgnoredDuringExecution"))
+    return [t for t in _list(required.get("nodeSelectorTerms")) if isinstance(t, Mapping)]
+
+
+def preferred_node_terms(pod: Pod) -> list[Mapping[str, Any]]:
+    preferred = node_affinity(pod).get("preferredDuringSchedulingIgnoredDuringExecution")
+    return [t for t in _list(preferred) if isinstance(t, Mapping)]
+
+
+def preferred_pod_affinity_terms(pod: Pod) -> list[Mapping[str, Any]]:
+    pod_affinity = _map(_map(spec(pod).get("affinity")).get("podAffinity"))
+    preferred = pod_affinity.get("preferredDuringSchedulingIgnoredDuringExecution")
+    return [t for t in _list(preferred) if isinstance(t, Mapping)]
+
+
+def node_selector(pod: Pod) -> Mapping[str, Any]:
+    return _map(spec(pod).get("nodeSelector"))
+
+
+def dns_options(pod: Pod) -> list[Mapping[str, Any]]:
+    config = _map(spec(pod).get("dnsConfig"))
+    return [o for o in _list(config.get("options")) if isinstance(o, Mapping)]
+
+
+def is_daemonset_or_mirror(pod: Pod) -> bool:
+    """Pods pinned to a node by their controller: placement must never be added to them.
+
+    The DaemonSet controller pins each pod with a matchFields term; a pool affinity added on top
+    leaves it unschedulable. Mirror pods are static pods the kubelet reports; `nodeName` set at
+    creation means the scheduler is bypassed.
+    """
+    kind, _ = owner_kind_names(pod)
+    return (
+        kind in ("DaemonSet", "Node")
+        or "kubernetes.io/config.mirror" in annotations(pod)
+        or bool(spec(pod).get("nodeName"))
+    )
+
+
+def has_own_placement(pod: Pod, extended: set[str]) -> bool:
+    """Whether the pod's author chose where it runs: a nodeName, a nodeSelector, any
+    nodeAffinity, or a toleration other than those the apiserver adds by itself.
+
+    Ignored tolerations: DefaultTolerationSeconds' not-ready/unreachable NoExecute ones, and a
+    toleration keyed on an extended resource the pod requests (`extended`), which the in-tree
+    ExtendedResourceToleration plugin adds before any webhook runs.
+    """
+    s = spec(pod)
+    if s.get("nodeName") or node_selector(pod) or node_affinity(pod):
+        return True
+    for tol in tolerations(pod):
+        key = tol.get("key")
+        if key in extended:
+            continue
+        if key in _DEFAULT_TOLERATION_KEYS and tol.get("effect") == "NoExecute":
+            continue
+        return True
+    return False

@@ -1,0 +1,188 @@
+"""Reading policy files: YAML documents in, a validated PolicySet out, or one readable error.
+
+Each error names the file, the document index (1-based), the line and the field path, e.g.
+``policies/spot.yaml: document 2, line 14: spec.add.tolerations[0].operator: ...``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from webhook.errors import PolicyError
+from webhook.policy.model import PlacementPolicy, PolicySettings, SettingsSpec
+
+POLICY_SUFFIXES = (".yaml", ".yml")
+# Files next to policies that are not policies: policy tests (see `placement-webhook test`).
+TEST_SUFFIXES = (".test.yaml", ".test.yml")
+
+_MODELS: dict[str, type[PlacementPolicy] | type[PolicySettings]] = {
+    "PlacementPolicy": PlacementPolicy,
+    "PolicySettings": PolicySettings,
+}
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Policies sorted by (order, name), the set's settings, and a hash of the source bytes."""
+
+    policies: tuple[PlacementPolicy, ...]
+    settings: SettingsSpec
+    digest: str
+    sources: tuple[str, ...]
+
+
+def policy_files(root: Path) -> list[Path]:
+    """Policy files under a directory (recursively), or the file itself; sorted for determinism.
+
+    Hidden entries are skipped: kubelet mounts a ConfigMap as `..data` and `..<timestamp>`
+    folders beside the symlinked keys, and reading them too would load every policy twice.
+    """
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise PolicyError(str(root), None, None, "", "no such policy file or directory")
+    found = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if path.name.endswith(TEST_SUFFIXES) or not path.name.endswith(POLICY_SUFFIXES):
+            continue
+        if path.is_file():
+            found.append(path)
+    return found
+
+
+def load_policy_set(paths: Path | Sequence[Path]) -> PolicySet:
+    """Load and validate every policy under `paths`. Raises PolicyError on the first problem."""
+    roots = [paths] if isinstance(paths, Path) else list(paths)
+    files = [f for root in roots for f in policy_files(root)]
+    return parse_policy_set((str(f), f.read_bytes()) for f in files)
+
+
+def parse_policy_set(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
+    """Validate policy documents given as (file name, bytes) pairs."""
+    policies: list[PlacementPolicy] = []
+    settings: PolicySettings | None = None
+    seen: dict[str, str] = {}
+    digest = hashlib.sha256()
+    names = []
+    for filename, data in sources:
+        names.append(filename)
+        digest.update(filename.encode() + b"\0" + data + b"\0")
+        for index, node in enumerate(_compose_documents(filename, data), start=1):
+            if node is None:
+                continue
+            doc = parse_document(filename, index, node)
+            if isinstance(doc, PolicySettings):
+                if settings is not None:
+                    raise PolicyError(filename, index, node.start_mark.line + 1, "kind",
+                                      "only one PolicySettings document is allowed per set")
+                settings = doc
+                continue
+            if doc.name in seen:
+                raise PolicyError(filename, index, node.start_mark.line + 1, "metadata.name",
+                                  f"policy {doc.name!r} is already defined in {seen[doc.name]}")
+            seen[doc.name] = filename
+            policies.append(doc)
+    policies.sort(key=lambda p: (p.spec.order, p.name))
+    return PolicySet(
+        policies=tuple(policies),
+        settings=settings.spec if settings else SettingsSpec(),
+        digest=digest.hexdigest()[:16],
+        sources=tuple(names),
+    )
+
+
+def parse_document(
+    filename: str, index: int, node: yaml.Node
+) -> PlacementPolicy | PolicySettings:
+    data = _to_python(filename, index, node)
+    if not isinstance(data, dict):
+        raise PolicyError(filename, index, node.start_mark.line + 1, "",
+                          "a policy document must be a mapping")
+    kind = data.get("kind")
+    model = _MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise PolicyError(
+            filename, index, _line_of(node, ("kind",)), "kind",
+            f"unknown kind {kind!r}: expected one of {', '.join(_MODELS)}",
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown field"
+        return _raise(PolicyError(filename, index, _line_of(node, loc), _dotted(loc), message))
+
+
+def _raise(error: PolicyError) -> Any:
+    raise error
+
+
+def _compose_documents(filename: str, data: bytes) -> list[yaml.Node | None]:
+    try:
+        return list(yaml.compose_all(data.decode("utf-8"), Loader=yaml.SafeLoader))
+    except UnicodeDecodeError as exc:
+        raise PolicyError(filename, None, None, "", f"not UTF-8 text: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PolicyError(filename, None, line, "", f"invalid YAML: {problem}") from None
+
+
+def _to_python(filename: str, index: int, node: yaml.Node) -> Any:
+    """Build plain data from a YAML node; duplicate keys are errors (YAML silently keeps one)."""
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _to_python(filename, index, key_node)
+            if key in out:
+                raise PolicyError(filename, index, key_node.start_mark.line + 1, str(key),
+                                  "duplicate key")
+            out[key] = _to_python(filename, index, value_node)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(filename, index, item) for item in node.value]
+    return yaml.SafeLoader(b"").construct_object(node, deep=True)
+
+
+def _line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int:
+    """The 1-based line of the deepest node that `loc` reaches."""
+    current = node
+    for part in loc:
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                if key_node.value == part:
+                    current = value_node
+                    break
+            else:
+                break
+        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(current.value):
+                break
+            current = current.value[part]
+        else:
+            break
+    return int(current.start_mark.line) + 1
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out

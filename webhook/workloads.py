@@ -1,0 +1,53 @@
+"""Recognising which controller or ML framework made a pod, from what it carries at CREATE.
+
+Signatures are the labels, annotations and controller owners each project sets on its pods
+(Argo `workflow/controller/workflowpod.go`, KFP compiler, training-operator `pod.go`, KubeRay
+`labelPod`, Spark `Constants.scala`, kubespawner). Order matters: a KFP pod is also an Argo pod,
+a notebook pod is also a StatefulSet pod; the more specific signature wins.
+"""
+
+from __future__ import annotations
+
+from webhook.pod import Pod, annotations, labels, owner_kind_names
+
+WORKLOADS = (
+    "daemonset", "mirror", "kubeflow-pipeline", "argo-workflow", "kubeflow-training", "jobset",
+    "ray", "spark", "notebook", "jupyterhub", "job", "statefulset", "deployment", "bare",
+)
+
+
+def workload_of(pod: Pod) -> str:
+    """One name from WORKLOADS; `bare` for a pod with no controller and no known signature."""
+    pod_labels = labels(pod)
+    kind, group_kind = owner_kind_names(pod)
+    if kind == "DaemonSet":
+        return "daemonset"
+    if "kubernetes.io/config.mirror" in annotations(pod):
+        return "mirror"
+    if "workflows.argoproj.io/workflow" in pod_labels or group_kind == "argoproj.io/Workflow":
+        if "pipeline/runid" in pod_labels or any(
+            k.startswith("pipelines.kubeflow.org/") for k in pod_labels
+        ):
+            return "kubeflow-pipeline"
+        return "argo-workflow"
+    if "training.kubeflow.org/job-name" in pod_labels or "training.kubeflow.org/operator-name" in pod_labels:
+        return "kubeflow-training"
+    if "jobset.sigs.k8s.io/jobset-name" in pod_labels:
+        return "jobset"
+    if "ray.io/cluster" in pod_labels:
+        return "ray"
+    if "spark-role" in pod_labels:
+        return "spark"
+    if "notebook-name" in pod_labels:
+        return "notebook"
+    if pod_labels.get("component") == "singleuser-server" or (
+        pod_labels.get("app.kubernetes.io/component") == "singleuser-server"
+    ):
+        return "jupyterhub"
+    if kind == "Job":
+        return "job"
+    if kind == "StatefulSet":
+        return "statefulset"
+    if kind == "ReplicaSet":
+        return "deployment"
+    return "bare"
