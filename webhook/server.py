@@ -141,6 +141,7 @@ async def serve(options: ServeOptions) -> None:
         ssl_certfile=str(options.cert_file),
         ssl_keyfile=str(options.key_file),
         log_level=options.log_level,
+        log_config=None,
         access_log=False,
         timeout_keep_alive=75,
         timeout_graceful_shutdown=20,
@@ -152,7 +153,7 @@ async def serve(options: ServeOptions) -> None:
     if options.health_port:
         health_config = uvicorn.Config(
             create_health_app(store), host=options.host, port=options.health_port,
-            log_level=options.log_level, access_log=False,
+            log_level=options.log_level, log_config=None, access_log=False,
         )
         servers.append(_Server(health_config))
     await run_servers(servers)

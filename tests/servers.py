@@ -1,0 +1,93 @@
+"""The real server in a subprocess: `placement-webhook serve` on loopback, real TLS."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from webhook.certs import ensure_dev_certificate
+
+BIN = Path(sys.executable).parent / "placement-webhook"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[bytes]
+    url: str
+    health_url: str
+    ca_file: Path
+    log_file: Path
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def running_server(
+    tmp: Path,
+    policies: Sequence[Path] = (),
+    extra_args: Sequence[str] = (),
+    cert: tuple[Path, Path, Path] | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Iterator[RunningServer]:
+    """Start the server, wait until /readyz answers, stop it with SIGTERM afterwards."""
+    cert_file, key_file, ca_file = cert or ensure_dev_certificate(tmp / "certs")
+    port, health_port = free_port(), free_port()
+    args = [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--health-port", str(health_port), "--cert-file", str(cert_file),
+            "--key-file", str(key_file)]
+    for p in policies:
+        args += ["--policies", str(p)]
+    args += list(extra_args)
+    log_file = tmp / f"server-{port}.log"
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
+                                   env={**os.environ, **(env or {})})
+    server = RunningServer(process, f"https://localhost:{port}",
+                           f"http://127.0.0.1:{health_port}", ca_file, log_file)
+    try:
+        _wait_ready(server)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_ready(server: RunningServer, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            with urllib.request.urlopen(server.health_url + "/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server not ready after {seconds}s:\n{server.log()}")

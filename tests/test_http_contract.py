@@ -1,0 +1,250 @@
+"""The admission contract, end to end: the real server over real TLS, as kube-apiserver calls it.
+
+References: ../shared/reference/admission-contract.md (what the apiserver sends and checks).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.kube import apply_both, validate_pod
+from tests.servers import RunningServer, running_server
+
+REPO = Path(__file__).resolve().parent.parent
+
+GPU_ARGO_POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {
+        "generateName": "train-",
+        "namespace": "ml",
+        "labels": {"workflows.argoproj.io/workflow": "train-abc"},
+        "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                             "name": "train-abc", "uid": "0f0e", "controller": True}],
+    },
+    "spec": {
+        "containers": [{"name": "main", "image": "trainer:1",
+                        "resources": {"requests": {"nvidia.com/gpu": "1"},
+                                      "limits": {"nvidia.com/gpu": "1"}}}],
+        "tolerations": [
+            {"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+             "effect": "NoExecute", "tolerationSeconds": 300},
+        ],
+    },
+}
+
+
+def review(
+    obj: dict[str, Any] | None,
+    *,
+    version: str = "v1",
+    operation: str = "CREATE",
+    resource: str = "pods",
+    sub_resource: str | None = None,
+    kind: str = "Pod",
+    uid: str = "705ab4f5-6393-11e8-b7cc-42010a800002",
+    namespace: str = "ml",
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "uid": uid,
+        "kind": {"group": "", "version": "v1", "kind": kind},
+        "resource": {"group": "", "version": "v1", "resource": resource},
+        "requestKind": {"group": "", "version": "v1", "kind": kind},
+        "requestResource": {"group": "", "version": "v1", "resource": resource},
+        "name": "",
+        "namespace": namespace,
+        "operation": operation,
+        "userInfo": {"username": "system:serviceaccount:argo:argo-workflow-controller",
+                     "groups": ["system:serviceaccounts"]},
+        "object": obj,
+        "oldObject": None,
+        "dryRun": dry_run,
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
+    }
+    if sub_resource:
+        request["subResource"] = sub_resource
+        request["requestSubResource"] = sub_resource
+    return {"apiVersion": f"admission.k8s.io/{version}", "kind": "AdmissionReview",
+            "request": request}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(tmp_path_factory.mktemp("contract")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(server: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, verify=server.ssl_context(), timeout=10) as c:
+        yield c
+
+
+def post(client: httpx.Client, body: Any) -> httpx.Response:
+    # kube-apiserver appends ?timeout=<N>s to every call.
+    return client.post("/mutate?timeout=5s", json=body)
+
+
+def patch_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = answer["response"].get("patch")
+    if raw is None:
+        return []
+    decoded: list[dict[str, Any]] = json.loads(base64.b64decode(raw, validate=True))
+    return decoded
+
+
+def test_gpu_workflow_pod_gets_a_patch_that_kubectl_applies(client: httpx.Client) -> None:
+    r = post(client, review(GPU_ARGO_POD))
+    assert r.status_code == 200
+    answer = r.json()
+    assert answer["apiVersion"] == "admission.k8s.io/v1"
+    assert answer["kind"] == "AdmissionReview"
+    response = answer["response"]
+    assert response["uid"] == "705ab4f5-6393-11e8-b7cc-42010a800002"
+    assert response["allowed"] is True
+    assert response["patchType"] == "JSONPatch"
+    mutated = apply_both(GPU_ARGO_POD, patch_of(answer))
+    validate_pod(mutated)
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in (
+        mutated["spec"]["tolerations"])
+    assert mutated["spec"]["tolerations"][0] == GPU_ARGO_POD["spec"]["tolerations"][0]
+    terms = mutated["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms == [{"matchExpressions": [{"key": "ng-name", "operator": "In",
+                                            "values": ["g1"]}]}]
+    applied = response["auditAnnotations"]["policies"].split(",")
+    assert "extended-resource-tolerations" in applied
+    assert mutated["metadata"]["annotations"]["pod-placement-webhook/policies"] == (
+        response["auditAnnotations"]["policies"])
+
+
+def test_the_patched_pod_sent_again_gets_no_patch(client: httpx.Client) -> None:
+    first = post(client, review(GPU_ARGO_POD)).json()
+    mutated = apply_both(GPU_ARGO_POD, patch_of(first))
+    again = post(client, review(mutated)).json()["response"]
+    assert again["allowed"] is True
+    assert "patch" not in again
+    assert "patchType" not in again
+
+
+def test_v1beta1_review_is_answered_in_v1beta1(client: httpx.Client) -> None:
+    answer = post(client, review(GPU_ARGO_POD, version="v1beta1")).json()
+    assert answer["apiVersion"] == "admission.k8s.io/v1beta1"
+    assert answer["kind"] == "AdmissionReview"
+    assert answer["response"]["uid"] == "705ab4f5-6393-11e8-b7cc-42010a800002"
+    assert patch_of(answer)
+
+
+@pytest.mark.parametrize(
+    ("name", "changes"),
+    [
+        ("an UPDATE is allowed unchanged", {"operation": "UPDATE"}),
+        ("a DELETE is allowed unchanged", {"operation": "DELETE"}),
+        ("a CONNECT is allowed unchanged", {"operation": "CONNECT"}),
+        ("a pods/status subresource is allowed unchanged", {"sub_resource": "status"}),
+        ("a pods/ephemeralcontainers subresource is allowed unchanged",
+         {"sub_resource": "ephemeralcontainers"}),
+        ("a Deployment is allowed unchanged", {"resource": "deployments", "kind": "Deployment"}),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_only_pod_create_is_mutated(client: httpx.Client, name: str,
+                                    changes: dict[str, Any]) -> None:
+    answer = post(client, review(GPU_ARGO_POD, **changes)).json()
+    assert answer["response"] == {"uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+                                  "allowed": True}
+
+
+def test_a_delete_with_a_null_object_is_allowed(client: httpx.Client) -> None:
+    answer = post(client, review(None, operation="DELETE")).json()
+    assert answer["response"]["allowed"] is True
+    assert "patch" not in answer["response"]
+
+
+def test_dry_run_is_mutated_like_any_create(client: httpx.Client) -> None:
+    answer = post(client, review(GPU_ARGO_POD, dry_run=True)).json()
+    assert patch_of(answer)
+
+
+def test_a_pod_with_only_generate_name_and_no_namespace_in_metadata(client: httpx.Client) -> None:
+    pod = copy.deepcopy(GPU_ARGO_POD)
+    del pod["metadata"]["namespace"]
+    answer = post(client, review(pod, namespace="ml")).json()
+    apply_both(pod, patch_of(answer))
+
+
+def test_a_pod_that_needs_nothing_gets_no_patch(client: httpx.Client) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "sys"},
+           "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    answer = post(client, review(pod, namespace="kube-system")).json()
+    assert answer["response"] == {"uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+                                  "allowed": True}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"not json", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"apiVersion": "v1", "kind": "AdmissionReview", "request": {}}', "apiVersion"),
+        (b'{"apiVersion": "admission.k8s.io/v1", "kind": "Pod"}', "kind must be AdmissionReview"),
+        (b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}', "request"),
+        (b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", '
+         b'"request": {"uid": "", "operation": "CREATE"}}', "uid"),
+        (json.dumps(review({"spec": {}}) | {"request": review(None)["request"]}).encode(),
+         "object"),
+    ],
+    ids=["not JSON", "a JSON array", "a wrong apiVersion", "a wrong kind", "no request",
+         "an empty uid", "a pod CREATE without the pod"],
+)
+def test_malformed_reviews_get_400_with_a_readable_message(
+    client: httpx.Client, body: bytes, message: str
+) -> None:
+    r = client.post("/mutate", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert message in r.json()["error"]
+
+
+def test_health_endpoints_answer_on_the_plain_http_port(server: RunningServer) -> None:
+    with httpx.Client(base_url=server.health_url) as c:
+        assert c.get("/healthz").status_code == 200
+        ready = c.get("/readyz").json()
+    assert ready["policies"] > 0
+
+
+def test_a_policy_that_fails_on_a_pod_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    """A pod whose metadata.labels is not a map breaks the labels mutation of one policy: that
+    policy is skipped and reported, the others still apply, and the answer is never a 500."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "p.yaml").write_text(
+        "apiVersion: pod-placement-webhook/v1\nkind: PlacementPolicy\n"
+        "metadata: {name: add-label}\nspec:\n  order: 1\n  add:\n    labels: {team: ml}\n"
+        "---\napiVersion: pod-placement-webhook/v1\nkind: PlacementPolicy\n"
+        "metadata: {name: gpu}\nspec:\n  order: 2\n  add:\n"
+        "    extendedResourceTolerations: {}\n"
+    )
+    pod = copy.deepcopy(GPU_ARGO_POD)
+    pod["metadata"]["labels"] = "not-a-map"
+    with running_server(tmp_path, [policies]) as server, httpx.Client(
+        base_url=server.url, verify=server.ssl_context()
+    ) as c:
+        r = post(c, review(pod))
+        log = server.log()
+    assert r.status_code == 200
+    response = r.json()["response"]
+    assert response["allowed"] is True
+    assert any("add-label" in w and "skipped" in w for w in response["warnings"])
+    ops = patch_of(r.json())
+    assert any(op["path"].startswith("/spec/tolerations") for op in ops)
+    assert response["auditAnnotations"] == {"policies": "gpu"}
+    assert "705ab4f5-6393-11e8-b7cc-42010a800002" in log
