@@ -39,25 +39,24 @@ class PolicySet:
 
 
 def policy_files(root: Path) -> list[Path]:
-    """Policy files under a directory (recursively), or the file itself; sorted for determinism.
+    """Policy files directly in a directory, or the file itself; sorted for determinism.
 
-    Hidden entries are skipped: kubelet mounts a ConfigMap as `..data` and `..<timestamp>`
-    folders beside the symlinked keys, and reading them too would load every policy twice.
+    Not recursive: a ConfigMap mounts its keys as files of one directory, and sub-directories
+    (such as policies/examples/<cloud>/) are sets of their own. Hidden entries are skipped:
+    kubelet mounts a ConfigMap with `..data` and `..<timestamp>` entries beside the keys.
     """
     if root.is_file():
         return [root]
     if not root.is_dir():
         raise PolicyError(str(root), None, None, "", "no such policy file or directory")
-    found = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if path.name.endswith(TEST_SUFFIXES) or not path.name.endswith(POLICY_SUFFIXES):
-            continue
-        if path.is_file():
-            found.append(path)
-    return found
+    return [
+        path
+        for path in sorted(root.iterdir())
+        if not path.name.startswith(".")
+        and path.name.endswith(POLICY_SUFFIXES)
+        and not path.name.endswith(TEST_SUFFIXES)
+        and path.is_file()
+    ]
 
 
 def load_policy_set(paths: Path | Sequence[Path]) -> PolicySet:
