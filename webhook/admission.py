@@ -86,8 +86,9 @@ def parse_review(body: bytes) -> Review:
         raise ReviewError("body must be a JSON object (an AdmissionReview)")
     api_version = data.get("apiVersion")
     if api_version not in API_VERSIONS:
-        raise ReviewError(f"apiVersion must be one of {', '.join(API_VERSIONS)}, "
-                          f"got {api_version!r}")
+        raise ReviewError(
+            f"apiVersion must be one of {', '.join(API_VERSIONS)}, got {api_version!r}"
+        )
     if data.get("kind") != "AdmissionReview":
         raise ReviewError(f"kind must be AdmissionReview, got {data.get('kind')!r}")
     request = data.get("request")
@@ -149,8 +150,9 @@ def review_pod(
     if not review.mutates:
         return response_body(review), outcome
     try:
-        labels, unsynced = (None, None) if namespace_labels is None else namespace_labels(
-            review.namespace)
+        labels, unsynced = (
+            (None, None) if namespace_labels is None else namespace_labels(review.namespace)
+        )
         result: Result = mutate(policies, pod, review.namespace, labels)
     except Exception as exc:  # the last guard: a bug here must not block pod creation
         log.exception("review failed, pod admitted unchanged", extra={"uid": review.uid})
@@ -178,4 +180,3 @@ def handle(
 ) -> tuple[bytes, Outcome]:
     """Body bytes to response bytes. Raises ReviewError (HTTP 400) for malformed bodies only."""
     return review_pod(policies, parse_review(body), namespace_labels)
-

@@ -43,9 +43,15 @@ def make_ca(common_name: str, days: int = 3650) -> tuple[KeyPair, ec.EllipticCur
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -115,11 +121,17 @@ def write_cluster_certificates(service: str, namespace: str, out: Path) -> list[
     import yaml
 
     out.mkdir(parents=True, exist_ok=True)
-    names = [service, f"{service}.{namespace}", f"{service}.{namespace}.svc",
-             f"{service}.{namespace}.svc.cluster.local"]
+    names = [
+        service,
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc",
+        f"{service}.{namespace}.svc.cluster.local",
+    ]
     ca, ca_key = make_ca(f"{service}.{namespace} webhook CA")
     serving = make_serving_cert(names, [], ca, ca_key)
-    paths = {n: out / n for n in ("ca.crt", "tls.crt", "tls.key", "secret.yaml", "cabundle-patch.yaml")}
+    paths = {
+        n: out / n for n in ("ca.crt", "tls.crt", "tls.key", "secret.yaml", "cabundle-patch.yaml")
+    }
     paths["ca.crt"].write_bytes(ca.cert_pem)
     paths["tls.crt"].write_bytes(serving.cert_pem)
     write_private(paths["tls.key"], serving.key_pem)
@@ -135,7 +147,12 @@ def write_cluster_certificates(service: str, namespace: str, out: Path) -> list[
         },
     }
     write_private(paths["secret.yaml"], yaml.safe_dump(secret, sort_keys=False).encode())
-    patch = [{"op": "add", "path": "/webhooks/0/clientConfig/caBundle",
-              "value": base64.b64encode(ca.cert_pem).decode()}]
+    patch = [
+        {
+            "op": "add",
+            "path": "/webhooks/0/clientConfig/caBundle",
+            "value": base64.b64encode(ca.cert_pem).decode(),
+        }
+    ]
     paths["cabundle-patch.yaml"].write_text(yaml.safe_dump(patch, sort_keys=False))
     return list(paths.values())

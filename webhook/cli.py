@@ -50,7 +50,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         cert, key, ca = ensure_dev_certificate(Path(args.certs_dir))
         logging.getLogger("webhook").info(
             "no --cert-file given: using the development certificate in %s (CA: %s)",
-            args.certs_dir, ca)
+            args.certs_dir,
+            ca,
+        )
     options = ServeOptions(
         policies=[Path(p) for p in args.policies] or [default_policies()],
         cert_file=cert,
@@ -127,8 +129,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         policy_set = load_policy_set([Path(p) for p in args.paths])
     except PolicyError as exc:
         return _fail(str(exc))
-    print(f"ok: {len(policy_set.policies)} policies in {len(policy_set.sources)} files "
-          f"(digest {policy_set.digest})")
+    print(
+        f"ok: {len(policy_set.policies)} policies in {len(policy_set.sources)} files "
+        f"(digest {policy_set.digest})"
+    )
     return 0
 
 
@@ -154,30 +158,47 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the webhook over HTTPS")
-    serve.add_argument("--policies", action="append", default=[], metavar="PATH",
-                       help="policy file or directory (repeatable; default: the shipped set)")
+    serve.add_argument(
+        "--policies",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="policy file or directory (repeatable; default: the shipped set)",
+    )
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8443)
-    serve.add_argument("--health-port", type=int, default=8080,
-                       help="plain-HTTP port for /healthz, /readyz (0: none)")
+    serve.add_argument(
+        "--health-port",
+        type=int,
+        default=8080,
+        help="plain-HTTP port for /healthz, /readyz (0: none)",
+    )
     serve.add_argument("--cert-file")
     serve.add_argument("--key-file")
-    serve.add_argument("--certs-dir", default="certs",
-                       help="where a development certificate is made when no cert is given")
-    serve.add_argument("--log-level", default="info",
-                       choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--certs-dir",
+        default="certs",
+        help="where a development certificate is made when no cert is given",
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)
 
     mut = sub.add_parser("mutate", help="apply the policies to a pod manifest offline")
     mut.add_argument("pod", help="pod YAML or JSON file, or - for stdin")
     mut.add_argument("--policies", action="append", default=[], metavar="PATH")
     mut.add_argument("--namespace", help="default: the pod's metadata.namespace, else default")
-    mut.add_argument("--namespace-labels", metavar="K=V,...",
-                     help="labels of the pod's namespace, for namespaceSelector clauses")
+    mut.add_argument(
+        "--namespace-labels",
+        metavar="K=V,...",
+        help="labels of the pod's namespace, for namespaceSelector clauses",
+    )
     out = mut.add_mutually_exclusive_group()
     out.add_argument("--patch", action="store_true", help="print the JSON Patch")
-    out.add_argument("--explain", action="store_true",
-                     help="show each policy: matched or why not, and what it added")
+    out.add_argument(
+        "--explain",
+        action="store_true",
+        help="show each policy: matched or why not, and what it added",
+    )
     mut.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     mut.set_defaults(func=cmd_mutate)
 

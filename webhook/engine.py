@@ -23,15 +23,15 @@ from webhook.match import (
     index_keys,
 )
 from webhook.mutations.affinity import (
+    mirrored_node_selector,
     missing_preferred_terms,
     missing_required_expressions,
-    mirrored_node_selector,
     workflow_pod_affinity_term,
 )
 from webhook.mutations.dns import missing_dns_options
 from webhook.mutations.keyed import Conflict, missing_entries
 from webhook.mutations.tolerations import missing_tolerations, tolerations_for_extended_resources
-from webhook.pod import annotations, is_daemonset_or_mirror, labels
+from webhook.pod import annotations_of, is_daemonset_or_mirror, labels_of
 from webhook.policy.load import PolicySet
 from webhook.policy.model import Mutations, PlacementPolicy, SettingsSpec
 
@@ -162,9 +162,11 @@ def additions_for(
     if mutations.dns_config is not None:
         adds.dns_options, found = missing_dns_options(pod, mutations.dns_config.options)
         conflicts += found
-    adds.annotations, found = missing_entries("annotation", annotations(pod), mutations.annotations)
+    adds.annotations, found = missing_entries(
+        "annotation", annotations_of(pod), mutations.annotations
+    )
     conflicts += found
-    adds.labels, found = missing_entries("label", labels(pod), mutations.labels)
+    adds.labels, found = missing_entries("label", labels_of(pod), mutations.labels)
     conflicts += found
     return adds, conflicts
 
@@ -206,7 +208,7 @@ def mutate(
     outcomes: list[PolicyOutcome] = []
     set_by: dict[tuple[str, str], str] = {}
 
-    policies = compiled.policies if explain else compiled.candidates(namespace, labels(pod))
+    policies = compiled.policies if explain else compiled.candidates(namespace, labels_of(pod))
     for policy in policies:
         spec = policy.policy.spec
         reason = first_failure(policy.match, facts)
@@ -236,9 +238,12 @@ def mutate(
         for conflict in conflicts:
             owner = set_by.get((conflict.what, conflict.key))
             if owner is not None:
-                warnings.append(_short(
-                    f"policy {policy.name}: {conflict.what} {conflict.key} kept from "
-                    f"policy {owner}"))
+                warnings.append(
+                    _short(
+                        f"policy {policy.name}: {conflict.what} {conflict.key} kept from "
+                        f"policy {owner}"
+                    )
+                )
                 outcome.notes.append(f"{conflict.what} {conflict.key}: policy {owner} set it first")
             else:
                 outcome.notes.append(f"{conflict.what} {conflict.key}: the pod's own value kept")
@@ -246,8 +251,9 @@ def mutate(
             continue
         if spec.mode == "audit":
             audited.append(policy.name)
-            warnings.append(_short(f"policy {policy.name} (audit) would add: "
-                                   + ", ".join(adds.as_dict())))
+            warnings.append(
+                _short(f"policy {policy.name} (audit) would add: " + ", ".join(adds.as_dict()))
+            )
             continue
         for key in _provenance_keys(adds):
             set_by.setdefault(key, policy.name)
@@ -257,10 +263,16 @@ def mutate(
         facts = PodFacts(working, namespace, namespace_labels)
 
     if applied:
-        key = settings.annotation_key
-        listed = [n for n in str(annotations(working).get(key) or "").split(",") if n]
-        names = listed + [n for n in applied if n not in listed]
-        ops += patch.set_key_ops(working, ("metadata", "annotations"), {key: ",".join(names)})
-        working = patch.apply_ops(working, ops[-1:])
+        try:
+            ops += _annotation_ops(working, settings.annotation_key, applied)
+            working = patch.apply_ops(working, ops[-1:])
+        except patch.PatchError as exc:
+            warnings.append(_short(f"annotation {settings.annotation_key} not added: {exc}"))
     return Result(ops, applied, warnings, outcomes, working, audited, errors)
 
+
+def _annotation_ops(pod: Mapping[str, Any], key: str, applied: list[str]) -> list[patch.Op]:
+    """Name the policies that changed the pod, keeping names listed by an earlier call."""
+    listed = [n for n in str(annotations_of(pod).get(key) or "").split(",") if n]
+    names = listed + [n for n in applied if n not in listed]
+    return patch.set_key_ops(pod, ("metadata", "annotations"), {key: ",".join(names)})

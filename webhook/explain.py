@@ -36,8 +36,10 @@ def render_explain(pod: Mapping[str, Any], result: Result, color: bool = False) 
             continue
         added = outcome.additions.as_dict()
         verb = "would add" if outcome.mode == "audit" else "added"
-        lines.append(f"+ {outcome.name}{mode}: matched, {verb} "
-                     + (", ".join(added) if added else "nothing (already present)"))
+        lines.append(
+            f"+ {outcome.name}{mode}: matched, {verb} "
+            + (", ".join(added) if added else "nothing (already present)")
+        )
         for part, value in added.items():
             body = _yaml({part: value}).rstrip("\n").splitlines()
             lines += ["    " + b for b in body]

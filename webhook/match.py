@@ -29,11 +29,11 @@ class PodFacts:
 
     @cached_property
     def labels(self) -> Mapping[str, Any]:
-        return podlib.labels(self.pod)
+        return podlib.labels_of(self.pod)
 
     @cached_property
     def annotations(self) -> Mapping[str, Any]:
-        return podlib.annotations(self.pod)
+        return podlib.annotations_of(self.pod)
 
     @cached_property
     def owner_kinds(self) -> tuple[str, str]:
@@ -93,12 +93,18 @@ def compile_match(spec: MatchSpec) -> list[Check]:
     checks: list[Check] = []
     if spec.namespaces:
         in_namespaces = glob_matcher(spec.namespaces)
-        checks.append(lambda f: None if in_namespaces(f.namespace) else
-                      f"namespace {f.namespace!r} not in {list(spec.namespaces)}")
+        checks.append(
+            lambda f: (
+                None
+                if in_namespaces(f.namespace)
+                else f"namespace {f.namespace!r} not in {list(spec.namespaces)}"
+            )
+        )
     if spec.exclude_namespaces:
         excluded = glob_matcher(spec.exclude_namespaces)
-        checks.append(lambda f: f"namespace {f.namespace!r} excluded" if excluded(f.namespace)
-                      else None)
+        checks.append(
+            lambda f: f"namespace {f.namespace!r} excluded" if excluded(f.namespace) else None
+        )
     if spec.pod_selector is not None:
         on_labels = compile_selector(spec.pod_selector)
         checks.append(lambda f: _prefixed("label ", on_labels(f.labels)))
@@ -107,21 +113,42 @@ def compile_match(spec: MatchSpec) -> list[Check]:
         checks.append(lambda f: _prefixed("annotation ", on_annotations(f.annotations)))
     if spec.owner_kinds:
         kinds = frozenset(spec.owner_kinds)
-        checks.append(lambda f: None if kinds.intersection(f.owner_kinds) else
-                      f"owner {f.owner_kinds[1] or 'none'} not in {sorted(kinds)}")
+        checks.append(
+            lambda f: (
+                None
+                if kinds.intersection(f.owner_kinds)
+                else f"owner {f.owner_kinds[1] or 'none'} not in {sorted(kinds)}"
+            )
+        )
     if spec.workloads:
         workloads = frozenset(spec.workloads)
-        checks.append(lambda f: None if f.workload in workloads else
-                      f"workload {f.workload} not in {sorted(workloads)}")
+        checks.append(
+            lambda f: (
+                None
+                if f.workload in workloads
+                else f"workload {f.workload} not in {sorted(workloads)}"
+            )
+        )
     if spec.requests:
         wanted = frozenset(spec.requests)
-        checks.append(lambda f: None if wanted.intersection(f.resources) else
-                      f"requests none of {sorted(wanted)}")
+        checks.append(
+            lambda f: (
+                None if wanted.intersection(f.resources) else f"requests none of {sorted(wanted)}"
+            )
+        )
     if spec.extended_resources is not None:
         want = spec.extended_resources
-        checks.append(lambda f: None if bool(f.extended) == want else
-                      ("requests no extended resource" if want else
-                       f"requests extended resources {sorted(f.extended)}"))
+        checks.append(
+            lambda f: (
+                None
+                if bool(f.extended) == want
+                else (
+                    "requests no extended resource"
+                    if want
+                    else f"requests extended resources {sorted(f.extended)}"
+                )
+            )
+        )
     if spec.placement == "none":
         checks.append(lambda f: "pod has its own placement" if f.own_placement else None)
     elif spec.placement == "own":

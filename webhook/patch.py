@@ -18,8 +18,12 @@ Op = dict[str, Any]
 Segment = str | int
 
 _AFFINITY = ("spec", "affinity")
-_REQUIRED_TERMS = (*_AFFINITY, "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
-                   "nodeSelectorTerms")
+_REQUIRED_TERMS = (
+    *_AFFINITY,
+    "nodeAffinity",
+    "requiredDuringSchedulingIgnoredDuringExecution",
+    "nodeSelectorTerms",
+)
 _PREFERRED_NODE = (*_AFFINITY, "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution")
 _PREFERRED_POD = (*_AFFINITY, "podAffinity", "preferredDuringSchedulingIgnoredDuringExecution")
 
@@ -106,21 +110,33 @@ def append_ops(doc: Mapping[str, Any], path: Sequence[Segment], items: list[Any]
     if depth < len(path):
         if not isinstance(node, Mapping):
             raise PatchError(f"{pointer(path[:depth])} is not an object")
-        return [{"op": "add", "path": pointer(path[: depth + 1]),
-                 "value": _nest(path[depth + 1:], list(items))}]
+        return [
+            {
+                "op": "add",
+                "path": pointer(path[: depth + 1]),
+                "value": _nest(path[depth + 1 :], list(items)),
+            }
+        ]
     if not isinstance(node, list):
         raise PatchError(f"{pointer(path)} is not a list")
     return [{"op": "add", "path": pointer(path) + "/-", "value": item} for item in items]
 
 
-def set_key_ops(doc: Mapping[str, Any], path: Sequence[Segment], entries: dict[str, Any]) -> list[Op]:
+def set_key_ops(
+    doc: Mapping[str, Any], path: Sequence[Segment], entries: dict[str, Any]
+) -> list[Op]:
     """Add keys to the map at `path`: one whole-map add if it is absent."""
     if not entries:
         return []
     depth, node = _first_missing(doc, path)
     if depth < len(path):
-        return [{"op": "add", "path": pointer(path[: depth + 1]),
-                 "value": _nest(path[depth + 1:], dict(entries))}]
+        return [
+            {
+                "op": "add",
+                "path": pointer(path[: depth + 1]),
+                "value": _nest(path[depth + 1 :], dict(entries)),
+            }
+        ]
     if not isinstance(node, Mapping):
         raise PatchError(f"{pointer(path)} is not an object")
     return [{"op": "add", "path": pointer((*path, key)), "value": v} for key, v in entries.items()]

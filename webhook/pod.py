@@ -14,7 +14,9 @@ Pod = Mapping[str, Any]
 
 # Tolerations the apiserver adds by itself (DefaultTolerationSeconds): they say nothing about
 # where the pod's author wanted it to run.
-_DEFAULT_TOLERATION_KEYS = frozenset({"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
+_DEFAULT_TOLERATION_KEYS = frozenset(
+    {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}
+)
 
 
 def _map(value: Any) -> Mapping[str, Any]:
@@ -33,11 +35,11 @@ def spec(pod: Pod) -> Mapping[str, Any]:
     return _map(pod.get("spec"))
 
 
-def labels(pod: Pod) -> Mapping[str, Any]:
+def labels_of(pod: Pod) -> Mapping[str, Any]:
     return _map(metadata(pod).get("labels"))
 
 
-def annotations(pod: Pod) -> Mapping[str, Any]:
+def annotations_of(pod: Pod) -> Mapping[str, Any]:
     return _map(metadata(pod).get("annotations"))
 
 
@@ -133,7 +135,7 @@ def is_daemonset_or_mirror(pod: Pod) -> bool:
     kind, _ = owner_kind_names(pod)
     return (
         kind in ("DaemonSet", "Node")
-        or "kubernetes.io/config.mirror" in annotations(pod)
+        or "kubernetes.io/config.mirror" in annotations_of(pod)
         or bool(spec(pod).get("nodeName"))
     )
 

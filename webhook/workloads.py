@@ -8,21 +8,33 @@ a notebook pod is also a StatefulSet pod; the more specific signature wins.
 
 from __future__ import annotations
 
-from webhook.pod import Pod, annotations, labels, owner_kind_names
+from webhook.pod import Pod, annotations_of, labels_of, owner_kind_names
 
 WORKLOADS = (
-    "daemonset", "mirror", "kubeflow-pipeline", "argo-workflow", "kubeflow-training", "jobset",
-    "ray", "spark", "notebook", "jupyterhub", "job", "statefulset", "deployment", "bare",
+    "daemonset",
+    "mirror",
+    "kubeflow-pipeline",
+    "argo-workflow",
+    "kubeflow-training",
+    "jobset",
+    "ray",
+    "spark",
+    "notebook",
+    "jupyterhub",
+    "job",
+    "statefulset",
+    "deployment",
+    "bare",
 )
 
 
 def workload_of(pod: Pod) -> str:
     """One name from WORKLOADS; `bare` for a pod with no controller and no known signature."""
-    pod_labels = labels(pod)
+    pod_labels = labels_of(pod)
     kind, group_kind = owner_kind_names(pod)
     if kind == "DaemonSet":
         return "daemonset"
-    if "kubernetes.io/config.mirror" in annotations(pod):
+    if "kubernetes.io/config.mirror" in annotations_of(pod):
         return "mirror"
     if "workflows.argoproj.io/workflow" in pod_labels or group_kind == "argoproj.io/Workflow":
         if "pipeline/runid" in pod_labels or any(
@@ -30,7 +42,10 @@ def workload_of(pod: Pod) -> str:
         ):
             return "kubeflow-pipeline"
         return "argo-workflow"
-    if "training.kubeflow.org/job-name" in pod_labels or "training.kubeflow.org/operator-name" in pod_labels:
+    if (
+        "training.kubeflow.org/job-name" in pod_labels
+        or "training.kubeflow.org/operator-name" in pod_labels
+    ):
         return "kubeflow-training"
     if "jobset.sigs.k8s.io/jobset-name" in pod_labels:
         return "jobset"

@@ -14,7 +14,7 @@ from typing import Any
 from webhook.mutations.keyed import Conflict
 from webhook.pod import (
     Pod,
-    labels,
+    labels_of,
     node_selector,
     preferred_node_terms,
     preferred_pod_affinity_terms,
@@ -65,8 +65,11 @@ def missing_required_expressions(
             conflicts.append(Conflict("required node affinity", key, expr, dict(clash)))
             continue
         if key in selector and not _accepts(expr, selector[key]):
-            conflicts.append(Conflict("required node affinity", key, expr,
-                                      {"nodeSelector": {key: selector[key]}}))
+            conflicts.append(
+                Conflict(
+                    "required node affinity", key, expr, {"nodeSelector": {key: selector[key]}}
+                )
+            )
             continue
         if any(same_expression(expr, a) for a in added):
             continue
@@ -98,7 +101,7 @@ def missing_preferred_terms(pod: Pod, wanted: Sequence[PreferredNodeTerm]) -> li
 def workflow_pod_affinity_term(pod: Pod, rule: WorkflowPodAffinity) -> list[Expression]:
     """A preferred podAffinity term for pods sharing this pod's value of the first label key
     present; nothing when the pod has none of the keys (a static manifest cannot know it)."""
-    pod_labels = labels(pod)
+    pod_labels = labels_of(pod)
     key = next((k for k in rule.label_keys if isinstance(pod_labels.get(k), str)), None)
     if key is None:
         return []

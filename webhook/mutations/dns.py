@@ -23,8 +23,9 @@ def missing_dns_options(
     for option in wanted:
         if option.name in present:
             if present[option.name] != option.value:
-                conflicts.append(Conflict("dns option", option.name, option.value,
-                                          present[option.name]))
+                conflicts.append(
+                    Conflict("dns option", option.name, option.value, present[option.name])
+                )
             continue
         present[option.name] = option.value
         added.append(option.as_k8s())

@@ -55,9 +55,7 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     )
 
 
-def missing_tolerations(
-    pod: Pod, wanted: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
+def missing_tolerations(pod: Pod, wanted: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The tolerations of `wanted` that neither the pod nor an earlier entry of `wanted` has."""
     present: list[Mapping[str, Any]] = list(tolerations(pod))
     out: list[dict[str, Any]] = []

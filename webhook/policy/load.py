@@ -82,13 +82,23 @@ def parse_policy_set(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
             doc = parse_document(filename, index, node)
             if isinstance(doc, PolicySettings):
                 if settings is not None:
-                    raise PolicyError(filename, index, node.start_mark.line + 1, "kind",
-                                      "only one PolicySettings document is allowed per set")
+                    raise PolicyError(
+                        filename,
+                        index,
+                        node.start_mark.line + 1,
+                        "kind",
+                        "only one PolicySettings document is allowed per set",
+                    )
                 settings = doc
                 continue
             if doc.name in seen:
-                raise PolicyError(filename, index, node.start_mark.line + 1, "metadata.name",
-                                  f"policy {doc.name!r} is already defined in {seen[doc.name]}")
+                raise PolicyError(
+                    filename,
+                    index,
+                    node.start_mark.line + 1,
+                    "metadata.name",
+                    f"policy {doc.name!r} is already defined in {seen[doc.name]}",
+                )
             seen[doc.name] = filename
             policies.append(doc)
     policies.sort(key=lambda p: (p.spec.order, p.name))
@@ -100,33 +110,32 @@ def parse_policy_set(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
     )
 
 
-def parse_document(
-    filename: str, index: int, node: yaml.Node
-) -> PlacementPolicy | PolicySettings:
+def parse_document(filename: str, index: int, node: yaml.Node) -> PlacementPolicy | PolicySettings:
     data = _to_python(filename, index, node)
     if not isinstance(data, dict):
-        raise PolicyError(filename, index, node.start_mark.line + 1, "",
-                          "a policy document must be a mapping")
+        raise PolicyError(
+            filename, index, node.start_mark.line + 1, "", "a policy document must be a mapping"
+        )
     kind = data.get("kind")
     model = _MODELS.get(kind) if isinstance(kind, str) else None
     if model is None:
         raise PolicyError(
-            filename, index, _line_of(node, ("kind",)), "kind",
+            filename,
+            index,
+            _line_of(node, ("kind",)),
+            "kind",
             f"unknown kind {kind!r}: expected one of {', '.join(_MODELS)}",
         )
     try:
-        return model.model_validate(data)
+        document: PlacementPolicy | PolicySettings = model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             message = "unknown field"
-        return _raise(PolicyError(filename, index, _line_of(node, loc), _dotted(loc), message))
-
-
-def _raise(error: PolicyError) -> Any:
-    raise error
+        raise PolicyError(filename, index, _line_of(node, loc), _dotted(loc), message) from None
+    return document
 
 
 def _compose_documents(filename: str, data: bytes) -> list[yaml.Node | None]:
@@ -148,8 +157,9 @@ def _to_python(filename: str, index: int, node: yaml.Node) -> Any:
         for key_node, value_node in node.value:
             key = _to_python(filename, index, key_node)
             if key in out:
-                raise PolicyError(filename, index, key_node.start_mark.line + 1, str(key),
-                                  "duplicate key")
+                raise PolicyError(
+                    filename, index, key_node.start_mark.line + 1, str(key), "duplicate key"
+                )
             out[key] = _to_python(filename, index, value_node)
         return out
     if isinstance(node, yaml.SequenceNode):

@@ -67,9 +67,7 @@ class LabelSelector(Strict):
     """Kubernetes LabelSelector semantics: every clause must hold; empty matches everything."""
 
     match_labels: dict[str, str] = Field(default_factory=dict, alias="matchLabels")
-    match_expressions: tuple[SelectorRequirement, ...] = Field(
-        default=(), alias="matchExpressions"
-    )
+    match_expressions: tuple[SelectorRequirement, ...] = Field(default=(), alias="matchExpressions")
 
 
 class MatchSpec(Strict):
@@ -262,7 +260,9 @@ class DnsOption(Strict):
     value: str | None = None
 
     def as_k8s(self) -> dict[str, object]:
-        return {"name": self.name} if self.value is None else {"name": self.name, "value": self.value}
+        return (
+            {"name": self.name} if self.value is None else {"name": self.name, "value": self.value}
+        )
 
 
 class DnsConfig(Strict):
