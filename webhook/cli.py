@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
@@ -39,9 +38,11 @@ def _fail(message: str, code: int = 1) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from webhook.certs import ensure_dev_certificate
     from webhook.logs import configure_logging
-    from webhook.server import ServeOptions, serve
+    from webhook.server import ServeOptions, run
 
     configure_logging(args.log_level)
+    if args.workers < 1:
+        return _fail("--workers must be at least 1")
     if bool(args.cert_file) != bool(args.key_file):
         return _fail("--cert-file and --key-file go together")
     if args.cert_file:
@@ -61,9 +62,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         health_port=args.health_port or None,
         log_level=args.log_level,
+        floor_route=args.floor_route,
     )
     try:
-        asyncio.run(serve(options))
+        if args.workers > 1:
+            from webhook.workers import serve_workers
+
+            return serve_workers(options, args.workers)
+        run(options)
     except PolicyError as exc:
         return _fail(str(exc))
     return 0
@@ -181,6 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="where a development certificate is made when no cert is given",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes answering on the same ports: one per core the pod may use",
+    )
+    # The benchmark's no-op endpoint (POST /floor); never on in a deployment.
+    serve.add_argument("--floor-route", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
     mut = sub.add_parser("mutate", help="apply the policies to a pod manifest offline")

@@ -10,9 +10,10 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import ssl
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,7 +77,9 @@ def log_review(outcome: Outcome, seconds: float) -> None:
 
 
 def create_webhook_app(
-    store: PolicyStore, namespace_labels: NamespaceLabels | None = None
+    store: PolicyStore,
+    namespace_labels: NamespaceLabels | None = None,
+    floor_route: bool = False,
 ) -> FastAPI:
     app = FastAPI(title="pod-placement-webhook", docs_url=None, redoc_url=None)
 
@@ -91,8 +94,22 @@ def create_webhook_app(
         log_review(outcome, time.perf_counter() - started)
         return Response(answer, media_type=JSON)
 
+    if floor_route:
+        _add_floor_route(app)
     _add_health_routes(app, store)
     return app
+
+
+def _add_floor_route(app: FastAPI) -> None:
+    """`POST /floor`: read the body, answer a fixed review. The benchmark's floor: the same
+    stack as /mutate (TLS, HTTP, middleware, routing) without the webhook's own work. Only
+    with `serve --floor-route`."""
+    answer = b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{}}'
+
+    @app.post("/floor", include_in_schema=False)
+    async def floor(request: Request) -> Response:
+        await request.body()
+        return Response(answer, media_type=JSON)
 
 
 def create_health_app(store: PolicyStore) -> FastAPI:
@@ -122,7 +139,16 @@ class ServeOptions:
     port: int = 8443
     health_port: int | None = 8080
     log_level: str = "info"
+    floor_route: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Listeners:
+    """Sockets bound by a parent process and shared by its workers (`serve --workers`)."""
+
+    webhook: socket.socket
+    health: socket.socket | None
 
 
 def tls_context_hardening(context: ssl.SSLContext) -> None:
@@ -130,12 +156,12 @@ def tls_context_hardening(context: ssl.SSLContext) -> None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
 
 
-async def serve(options: ServeOptions) -> None:
+async def serve(options: ServeOptions, listeners: Listeners | None = None) -> None:
     store = PolicyStore(options.policies)
     log.info("serving %d policies (digest %s) on https://%s:%d/mutate",
              len(store.current.policies), store.current.source.digest, options.host, options.port)
     webhook_config = uvicorn.Config(
-        create_webhook_app(store),
+        create_webhook_app(store, floor_route=options.floor_route),
         host=options.host,
         port=options.port,
         ssl_certfile=str(options.cert_file),
@@ -149,13 +175,13 @@ async def serve(options: ServeOptions) -> None:
     webhook_config.load()
     assert webhook_config.ssl is not None
     tls_context_hardening(webhook_config.ssl)
-    servers = [_Server(webhook_config)]
+    servers = [_Server(webhook_config, listeners.webhook if listeners else None)]
     if options.health_port:
         health_config = uvicorn.Config(
             create_health_app(store), host=options.host, port=options.health_port,
             log_level=options.log_level, log_config=None, access_log=False,
         )
-        servers.append(_Server(health_config))
+        servers.append(_Server(health_config, listeners.health if listeners else None))
     await run_servers(servers)
 
 
@@ -177,8 +203,33 @@ async def run_servers(servers: Sequence[uvicorn.Server]) -> None:
             loop.remove_signal_handler(sig)
 
 
+def run(options: ServeOptions, listeners: Listeners | None = None) -> None:
+    """Serve until stopped, on uvloop when installed, as `uvicorn.run` would choose: a plain
+    `asyncio.run` would use the slower default event loop."""
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(serve(options, listeners))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to `run_servers` (one handler for all)."""
+    """A uvicorn server that leaves signal handling to `run_servers` (one handler for all),
+    on its own socket or on one bound by a parent process."""
+
+    def __init__(self, config: uvicorn.Config, sock: socket.socket | None = None) -> None:
+        super().__init__(config)
+        self.sock = sock
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        if sockets is None and self.sock is not None:
+            sockets = [self.sock]
+        await super().serve(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
