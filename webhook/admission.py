@@ -22,6 +22,7 @@ from webhook.pod import display_name
 log = logging.getLogger("webhook.admission")
 
 API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
+MAX_JSON_DEPTH = 1024  # orjson refuses deeper documents; a Pod is nowhere near it
 AUDIT_KEY = "policies"  # stored by the apiserver as "<webhook name>/policies"
 
 NamespaceLabels = Callable[[str], tuple[Mapping[str, str] | None, str | None]]
@@ -81,6 +82,11 @@ def parse_review(body: bytes) -> Review:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):  # orjson's only signal for its 1024-level limit
+            raise ReviewError(
+                f"body is nested more than {MAX_JSON_DEPTH} levels deep ({exc}): "
+                "not an AdmissionReview"
+            ) from None
         raise ReviewError(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ReviewError("body must be a JSON object (an AdmissionReview)")

@@ -62,6 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         health_port=args.health_port or None,
         log_level=args.log_level,
+        read_timeout=args.read_timeout,
         floor_route=args.floor_route,
     )
     try:
@@ -187,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="where a development certificate is made when no cert is given",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--read-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="a request whose head or body is not received in time gets 408",
+    )
     serve.add_argument(
         "--workers",
         type=int,

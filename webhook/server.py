@@ -24,6 +24,8 @@ from fastapi import FastAPI, Request, Response
 from webhook.admission import NamespaceLabels, Outcome, handle
 from webhook.engine import CompiledPolicySet, compile_policy_set
 from webhook.errors import PolicyError, ReviewError
+from webhook.limits import READ_TIMEOUT_SECONDS, BodyLimit, guarded_protocol
+from webhook.openapi import MUTATE_REQUEST_BODY, MUTATE_RESPONSES
 from webhook.policy.load import load_policy_set
 
 log = logging.getLogger("webhook.server")
@@ -79,11 +81,18 @@ def log_review(outcome: Outcome, seconds: float) -> None:
 def create_webhook_app(
     store: PolicyStore,
     namespace_labels: NamespaceLabels | None = None,
+    read_timeout: float = READ_TIMEOUT_SECONDS,
     floor_route: bool = False,
 ) -> FastAPI:
     app = FastAPI(title="pod-placement-webhook", docs_url=None, redoc_url=None)
+    app.add_middleware(BodyLimit, timeout=read_timeout)
 
-    @app.post("/mutate", summary="Answer a Kubernetes AdmissionReview for Pods")
+    @app.post(
+        "/mutate",
+        summary="Answer a Kubernetes AdmissionReview for Pods",
+        openapi_extra=MUTATE_REQUEST_BODY,
+        responses=MUTATE_RESPONSES,
+    )
     async def mutate(request: Request) -> Response:
         started = time.perf_counter()
         body = await request.body()
@@ -139,6 +148,7 @@ class ServeOptions:
     port: int = 8443
     health_port: int | None = 8080
     log_level: str = "info"
+    read_timeout: float = READ_TIMEOUT_SECONDS
     floor_route: bool = False
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -161,9 +171,12 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
     log.info("serving %d policies (digest %s) on https://%s:%d/mutate",
              len(store.current.policies), store.current.source.digest, options.host, options.port)
     webhook_config = uvicorn.Config(
-        create_webhook_app(store, floor_route=options.floor_route),
+        create_webhook_app(
+            store, read_timeout=options.read_timeout, floor_route=options.floor_route
+        ),
         host=options.host,
         port=options.port,
+        http=guarded_protocol(options.read_timeout),
         ssl_certfile=str(options.cert_file),
         ssl_keyfile=str(options.key_file),
         log_level=options.log_level,

@@ -1,0 +1,133 @@
+"""AdmissionReview bodies as kube-apiserver sends them, and the in-process app to send them to.
+
+`review(pod)` is a pod CREATE in admission.k8s.io/v1; keywords change what the hardening tests
+vary (version, operation, subresource, kind). `app_client()` runs the real FastAPI app in
+process (no socket): fast enough for thousands of hostile or generated reviews.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from webhook.server import PolicyStore, create_webhook_app
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = REPO / "policies"
+UID = "705ab4f5-6393-11e8-b7cc-42010a800002"
+
+
+def review(
+    obj: Any,
+    *,
+    version: str = "v1",
+    operation: str = "CREATE",
+    group: str = "",
+    resource: str = "pods",
+    sub_resource: str | None = None,
+    kind: str = "Pod",
+    namespace: str = "ml",
+    uid: str = UID,
+    old: Any = None,
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "uid": uid,
+        "kind": {"group": group, "version": "v1", "kind": kind},
+        "resource": {"group": group, "version": "v1", "resource": resource},
+        "requestKind": {"group": group, "version": "v1", "kind": kind},
+        "requestResource": {"group": group, "version": "v1", "resource": resource},
+        "name": "",
+        "namespace": namespace,
+        "operation": operation,
+        "userInfo": {
+            "username": "system:serviceaccount:argo:argo",
+            "groups": ["system:authenticated"],
+        },
+        "object": obj,
+        "oldObject": old,
+        "dryRun": False,
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
+    }
+    if sub_resource:
+        request["subResource"] = request["requestSubResource"] = sub_resource
+    return {
+        "apiVersion": f"admission.k8s.io/{version}",
+        "kind": "AdmissionReview",
+        "request": request,
+    }
+
+
+def gpu_pod(name: str = "train", **labels: str) -> dict[str, Any]:
+    """An Argo workflow step asking for a GPU: the shipped policies patch it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": "ml",
+            "labels": {"workflows.argoproj.io/workflow": "train-abc", **labels},
+            "ownerReferences": [
+                {
+                    "apiVersion": "argoproj.io/v1alpha1",
+                    "kind": "Workflow",
+                    "name": "train-abc",
+                    "uid": "0f0e",
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "trainer:1",
+                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                }
+            ]
+        },
+    }
+
+
+def patch_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = answer["response"].get("patch")
+    if raw is None:
+        return []
+    ops: list[dict[str, Any]] = json.loads(base64.b64decode(raw, validate=True))
+    return ops
+
+
+class AppClient:
+    """A synchronous face on httpx's ASGI transport: one event loop for the client's life."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+        self._loop = asyncio.new_event_loop()
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self._loop.run_until_complete(self._client.post(path, **kwargs))
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self._loop.run_until_complete(self._client.get(path, **kwargs))
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._client.aclose())
+        self._loop.close()
+
+
+@contextmanager
+def app_client(policies: Sequence[Path] = (SHIPPED,)) -> Iterator[AppClient]:
+    """The webhook app in process, on `policies` (default: the shipped set)."""
+    app = create_webhook_app(PolicyStore(list(policies)))
+    transport = httpx.ASGITransport(app=app)
+    client = AppClient(httpx.AsyncClient(transport=transport, base_url="https://webhook.test"))
+    try:
+        yield client
+    finally:
+        client.close()
