@@ -184,7 +184,8 @@ def index_keys(spec: MatchSpec) -> tuple[str, tuple[str, ...]] | None:
     selector requires one label key; None when it must be considered for every pod.
     """
     if spec.namespaces and not any(any(c in n for c in "*?[") for n in spec.namespaces):
-        return "ns", spec.namespaces
+        # Deduplicated: a name listed twice must not make the policy a candidate twice.
+        return "ns", tuple(dict.fromkeys(spec.namespaces))
     selector = spec.pod_selector
     if selector is not None:
         if selector.match_labels:

@@ -47,14 +47,25 @@ def pointer(segments: Sequence[Segment]) -> str:
 
 def ops_for(pod: Mapping[str, Any], adds: Additions) -> list[Op]:
     ops: list[Op] = []
-    ops += append_ops(pod, ("spec", "tolerations"), adds.tolerations)
+    doc = pod
+
+    # Each group is built against the pod as the groups before it left it: required and
+    # preferred node affinity can share a missing parent (`/spec/affinity/nodeAffinity`), and
+    # two whole-map adds of that parent would leave only the second.
+    def extend(new: list[Op]) -> None:
+        nonlocal doc
+        if new:
+            ops.extend(new)
+            doc = apply_ops(doc, new)
+
+    extend(append_ops(doc, ("spec", "tolerations"), adds.tolerations))
     if adds.node_required:
-        ops += _required_expression_ops(pod, adds.node_required)
-    ops += append_ops(pod, _PREFERRED_NODE, adds.node_preferred)
-    ops += append_ops(pod, _PREFERRED_POD, adds.pod_affinity_preferred)
-    ops += append_ops(pod, ("spec", "dnsConfig", "options"), adds.dns_options)
-    ops += set_key_ops(pod, ("metadata", "annotations"), adds.annotations)
-    ops += set_key_ops(pod, ("metadata", "labels"), adds.labels)
+        extend(_required_expression_ops(doc, adds.node_required))
+    extend(append_ops(doc, _PREFERRED_NODE, adds.node_preferred))
+    extend(append_ops(doc, _PREFERRED_POD, adds.pod_affinity_preferred))
+    extend(append_ops(doc, ("spec", "dnsConfig", "options"), adds.dns_options))
+    extend(set_key_ops(doc, ("metadata", "annotations"), adds.annotations))
+    extend(set_key_ops(doc, ("metadata", "labels"), adds.labels))
     return ops
 
 

@@ -42,9 +42,11 @@ def workload_of(pod: Pod) -> str:
         ):
             return "kubeflow-pipeline"
         return "argo-workflow"
+    # Older kubeflow/common-era controllers set only the unprefixed `group-name=kubeflow.org`.
     if (
         "training.kubeflow.org/job-name" in pod_labels
         or "training.kubeflow.org/operator-name" in pod_labels
+        or pod_labels.get("group-name") == "kubeflow.org"
     ):
         return "kubeflow-training"
     if "jobset.sigs.k8s.io/jobset-name" in pod_labels:

@@ -1,0 +1,29 @@
+"""Shared fixtures and the hypothesis profiles.
+
+HYPOTHESIS_PROFILE=ci (the default) keeps the property tests to a few seconds;
+HYPOTHESIS_PROFILE=soak runs 10,000 examples per property.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from tests.pods import shipped
+from webhook.engine import CompiledPolicySet
+
+# Each example shells out to kubectl (~0.1 s): no deadline, and slow data is expected.
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("ci", max_examples=150, deadline=None, suppress_health_check=_SLOW_OK)
+settings.register_profile(
+    "soak", max_examples=10_000, deadline=None, suppress_health_check=_SLOW_OK
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def shipped_policies() -> CompiledPolicySet:
+    """The default policy set `serve` runs, compiled once."""
+    return shipped()
