@@ -95,7 +95,7 @@ def parse_policy_set(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
                 raise PolicyError(
                     filename,
                     index,
-                    node.start_mark.line + 1,
+                    _line_of(node, ("metadata", "name")),
                     "metadata.name",
                     f"policy {doc.name!r} is already defined in {seen[doc.name]}",
                 )
@@ -139,31 +139,42 @@ def parse_document(filename: str, index: int, node: yaml.Node) -> PlacementPolic
 
 
 def _compose_documents(filename: str, data: bytes) -> list[yaml.Node | None]:
+    """The documents of a file; an empty one (a trailing `---`) is None."""
+    documents: list[yaml.Node | None] = []
     try:
-        return list(yaml.compose_all(data.decode("utf-8"), Loader=yaml.SafeLoader))
+        # Composed one at a time, so a syntax error names the document it is in.
+        for node in yaml.compose_all(data.decode("utf-8"), Loader=yaml.SafeLoader):
+            empty = isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+            documents.append(None if empty else node)
     except UnicodeDecodeError as exc:
         raise PolicyError(filename, None, None, "", f"not UTF-8 text: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError(filename, None, line, "", f"invalid YAML: {problem}") from None
+        raise PolicyError(
+            filename, len(documents) + 1, line, "", f"invalid YAML: {problem}"
+        ) from None
+    return documents
 
 
-def _to_python(filename: str, index: int, node: yaml.Node) -> Any:
+def _to_python(filename: str, index: int, node: yaml.Node, path: str = "") -> Any:
     """Build plain data from a YAML node; duplicate keys are errors (YAML silently keeps one)."""
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = _to_python(filename, index, key_node)
+            where = f"{path}.{key}" if path else str(key)
             if key in out:
                 raise PolicyError(
-                    filename, index, key_node.start_mark.line + 1, str(key), "duplicate key"
+                    filename, index, key_node.start_mark.line + 1, where, "duplicate key"
                 )
-            out[key] = _to_python(filename, index, value_node)
+            out[key] = _to_python(filename, index, value_node, where)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(filename, index, item) for item in node.value]
+        return [
+            _to_python(filename, index, item, f"{path}[{i}]") for i, item in enumerate(node.value)
+        ]
     return yaml.SafeLoader(b"").construct_object(node, deep=True)
 
 
