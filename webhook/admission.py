@@ -63,6 +63,7 @@ class Outcome:
     applied: list[str] = field(default_factory=list)
     audited: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # policies skipped on an error
     patch_ops: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -172,6 +173,7 @@ def review_pod(
     for error in result.errors:
         log.error("policy failed: %s", error, extra={"uid": review.uid})
     outcome.applied, outcome.audited, outcome.errors = result.applied, result.audited, result.errors
+    outcome.failed = [o.name for o in result.outcomes if o.error]
     outcome.patch_ops = len(result.ops)
     outcome.warnings = warnings
     outcome.result = "patched" if result.ops else "unchanged"

@@ -1,0 +1,200 @@
+"""Prometheus metrics, served as `/metrics` on the plain-HTTP health port.
+
+Counts and latencies are recorded on the request path; the state of the policy store and of
+the namespace view (policy set hash, policy count, reloads, synced) is read at scrape time, so
+those modules need no knowledge of Prometheus.
+
+With `serve --workers N` the workers share the health port, so a scrape reaches one worker at
+random: set PROMETHEUS_MULTIPROC_DIR (an empty writable directory) and the request-path series
+are summed over all workers (prometheus-client's multiprocess mode; docs/observability.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Protocol
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from webhook.admission import Outcome
+from webhook.engine import CompiledPolicySet
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PREFIX = "placement_webhook"
+
+# Engine work is tens of microseconds; a review waiting behind a busy event loop or a slow
+# client can take seconds, and the apiserver gives up at the webhook's timeoutSeconds (<= 30).
+LATENCY_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+RESULTS = ("patched", "unchanged", "skipped", "error", "invalid")
+
+
+class PolicySource(Protocol):
+    """What the metrics read from the policy store (webhook.server.PolicyStore)."""
+
+    current: CompiledPolicySet
+    reloads: dict[str, int]
+    last_error: str | None
+
+
+class NamespaceSource(Protocol):
+    """What the metrics read from the namespace view (webhook.namespaces.NamespaceView)."""
+
+    @property
+    def synced(self) -> bool: ...
+
+    def __len__(self) -> int: ...
+
+    relists: int
+    unknown_answers: int
+
+
+class _StateCollector:
+    """Series read from the store and the namespace view when Prometheus scrapes."""
+
+    def __init__(self, store: PolicySource, namespaces: NamespaceSource | None) -> None:
+        self.store = store
+        self.namespaces = namespaces
+
+    def collect(self) -> Iterator[Metric]:
+        source = self.store.current.source
+        info = GaugeMetricFamily(
+            f"{PREFIX}_policy_set_info",
+            "The policy set in force: its hash (digest label) is the value 1.",
+            labels=["digest"],
+        )
+        info.add_metric([source.digest], 1.0)
+        yield info
+        yield GaugeMetricFamily(
+            f"{PREFIX}_policies_loaded",
+            "Number of policies in the set in force.",
+            value=len(source.policies),
+        )
+        reloads = CounterMetricFamily(
+            f"{PREFIX}_policy_reloads",
+            "Policy reloads by result; a failed reload keeps the last good set serving.",
+            labels=["result"],
+        )
+        for result in ("success", "failure"):
+            reloads.add_metric([result], float(self.store.reloads.get(result, 0)))
+        yield reloads
+        yield GaugeMetricFamily(
+            f"{PREFIX}_policy_reload_failing",
+            "1 while the policy files on disk are refused (the last good set keeps serving).",
+            value=0.0 if self.store.last_error is None else 1.0,
+        )
+        view = self.namespaces
+        if view is None:
+            return
+        yield GaugeMetricFamily(
+            f"{PREFIX}_namespace_view_synced",
+            "1 when the namespace label view follows the apiserver; 0 when it is not yet "
+            "listed or its watch broke (namespaceSelector clauses then do not match).",
+            value=1.0 if view.synced else 0.0,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_namespace_view_namespaces",
+            "Namespaces held in the namespace label view.",
+            value=len(view),
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_namespace_view_relists",
+            "Full lists of Namespaces (at start, after a broken watch or 410 Gone).",
+            value=view.relists,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_namespace_labels_unknown",
+            "Reviews answered without their namespace's labels (view not synced, or the "
+            "namespace not yet seen).",
+            value=view.unknown_answers,
+        )
+
+
+class Metrics:
+    """The webhook's metrics in a registry of their own (tests run several servers at once)."""
+
+    def __init__(self, store: PolicySource, namespaces: NamespaceSource | None = None) -> None:
+        self.store = store
+        # The `_created` series double the series count and no dashboard here reads them.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.reviews = Counter(
+            f"{PREFIX}_reviews",
+            "AdmissionReviews answered, by result: patched, unchanged, skipped (not a pod "
+            "CREATE), error (internal error: pod admitted unchanged), invalid (HTTP 400).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            f"{PREFIX}_review_duration_seconds",
+            "Time from request received to response ready, per AdmissionReview.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.patches = Counter(
+            f"{PREFIX}_policy_patches",
+            "Pods a policy changed.",
+            ["policy"],
+            registry=self.registry,
+        )
+        self.audits = Counter(
+            f"{PREFIX}_policy_audits",
+            "Pods an audit-mode policy would have changed (nothing was applied).",
+            ["policy"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            f"{PREFIX}_policy_errors",
+            "Times a policy failed on a pod and was skipped (the pod was still admitted).",
+            ["policy"],
+            registry=self.registry,
+        )
+        for result in RESULTS:
+            self.reviews.labels(result)
+        self.state = _StateCollector(store, namespaces)
+        self.registry.register(self.state)
+
+    def observe_review(self, outcome: Outcome, seconds: float) -> None:
+        self.reviews.labels(outcome.result).inc()
+        self.duration.observe(seconds)
+        for name in outcome.applied:
+            self.patches.labels(name).inc()
+        for name in outcome.audited:
+            self.audits.labels(name).inc()
+        for name in outcome.failed:
+            self.errors.labels(name).inc()
+
+    def observe_invalid(self, seconds: float) -> None:
+        self.reviews.labels("invalid").inc()
+        self.duration.observe(seconds)
+
+    def render(self) -> bytes:
+        # Every loaded policy gets its series at 0, so rate() and alerts see a policy that has
+        # not fired yet instead of no data.
+        for policy in self.store.current.policies:
+            self.patches.labels(policy.name)
+            self.errors.labels(policy.name)
+            if policy.policy.spec.mode == "audit":
+                self.audits.labels(policy.name)
+        registry = self.registry
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if directory:
+            # Request-path series from every worker's files; state from this worker, which
+            # loads the same policy files as the others.
+            registry = CollectorRegistry(auto_describe=False)
+            multiprocess.MultiProcessCollector(registry, directory)  # type: ignore[no-untyped-call]
+            registry.register(self.state)
+        body: bytes = generate_latest(registry)
+        return body
