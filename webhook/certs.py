@@ -113,25 +113,66 @@ def write_private(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def write_cluster_certificates(service: str, namespace: str, out: Path) -> list[Path]:
-    """A CA and a serving certificate for `<service>.<namespace>.svc`, plus the TLS Secret
-    manifest and a kustomize patch that puts the CA into the webhook configuration."""
-    import base64
+def load_ca(cert_file: Path, key_file: Path) -> tuple[KeyPair, ec.EllipticCurvePrivateKey]:
+    """A CA written earlier by `write_cluster_certificates`, to sign a renewed serving cert."""
+    key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{key_file}: expected an EC private key")
+    return KeyPair(cert_file.read_bytes(), key_file.read_bytes()), key
 
-    import yaml
 
-    out.mkdir(parents=True, exist_ok=True)
-    names = [
+def service_names(service: str, namespace: str) -> list[str]:
+    """Every name a client may use for the Service; kube-apiserver verifies `S.N.svc`."""
+    return [
         service,
         f"{service}.{namespace}",
         f"{service}.{namespace}.svc",
         f"{service}.{namespace}.svc.cluster.local",
     ]
-    ca, ca_key = make_ca(f"{service}.{namespace} webhook CA")
-    serving = make_serving_cert(names, [], ca, ca_key)
-    paths = {
-        n: out / n for n in ("ca.crt", "tls.crt", "tls.key", "secret.yaml", "cabundle-patch.yaml")
-    }
+
+
+CLUSTER_FILES = (
+    "ca.crt",
+    "ca.key",
+    "tls.crt",
+    "tls.key",
+    "secret.yaml",
+    "cabundle-patch.yaml",
+    "kustomization.yaml",
+)
+
+
+def write_cluster_certificates(
+    service: str, namespace: str, out: Path, new_ca: bool = False
+) -> list[Path]:
+    """A serving certificate for `<service>.<namespace>.svc` and the files to install it.
+
+    The CA in `out` is reused when present, so renewing the serving certificate leaves the
+    webhook configuration's caBundle unchanged and no call fails during the switch. With
+    `new_ca` (or no CA yet) a new CA is made; the previous one, if any, stays in the caBundle
+    next to it until the next run, so the apiserver trusts both while pods pick up the new
+    certificate.
+
+    Written: ca.crt, ca.key, tls.crt, tls.key; secret.yaml (the kubernetes.io/tls Secret the
+    Deployment mounts); cabundle-patch.yaml (a JSON Patch for the MutatingWebhookConfiguration,
+    for `kubectl patch --type=json --patch-file` or a kustomize `patches:` entry); and
+    kustomization.yaml (a kustomize Component with both, for an overlay's `components:`).
+    """
+    import base64
+
+    import yaml
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {n: out / n for n in CLUSTER_FILES}
+    previous_ca = paths["ca.crt"].read_bytes() if paths["ca.crt"].exists() else None
+    if previous_ca is not None and paths["ca.key"].exists() and not new_ca:
+        ca, ca_key = load_ca(paths["ca.crt"], paths["ca.key"])
+        bundle = ca.cert_pem
+    else:
+        ca, ca_key = make_ca(f"{service}.{namespace} webhook CA")
+        bundle = ca.cert_pem + (previous_ca or b"")
+    serving = make_serving_cert(service_names(service, namespace), [], ca, ca_key)
+    write_private(paths["ca.key"], ca.key_pem)
     paths["ca.crt"].write_bytes(ca.cert_pem)
     paths["tls.crt"].write_bytes(serving.cert_pem)
     write_private(paths["tls.key"], serving.key_pem)
@@ -151,8 +192,24 @@ def write_cluster_certificates(service: str, namespace: str, out: Path) -> list[
         {
             "op": "add",
             "path": "/webhooks/0/clientConfig/caBundle",
-            "value": base64.b64encode(ca.cert_pem).decode(),
+            "value": base64.b64encode(bundle).decode(),
         }
     ]
     paths["cabundle-patch.yaml"].write_text(yaml.safe_dump(patch, sort_keys=False))
+    component = {
+        "apiVersion": "kustomize.config.k8s.io/v1alpha1",
+        "kind": "Component",
+        "resources": ["secret.yaml"],
+        "patches": [
+            {
+                "path": "cabundle-patch.yaml",
+                "target": {
+                    "group": "admissionregistration.k8s.io",
+                    "kind": "MutatingWebhookConfiguration",
+                    "name": service,
+                },
+            }
+        ],
+    }
+    paths["kustomization.yaml"].write_text(yaml.safe_dump(component, sort_keys=False))
     return list(paths.values())

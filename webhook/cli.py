@@ -64,6 +64,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         read_timeout=args.read_timeout,
         floor_route=args.floor_route,
+        policy_poll_seconds=args.policy_poll_seconds,
+        cert_poll_seconds=args.cert_poll_seconds,
     )
     try:
         if args.workers > 1:
@@ -151,7 +153,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_certs(args: argparse.Namespace) -> int:
     from webhook.certs import write_cluster_certificates
 
-    written = write_cluster_certificates(args.service, args.namespace, Path(args.out))
+    written = write_cluster_certificates(
+        args.service, args.namespace, Path(args.out), new_ca=args.new_ca
+    )
     for path in written:
         print(path)
     return 0
@@ -188,6 +192,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="where a development certificate is made when no cert is given",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--policy-poll-seconds",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how often the policy files are checked for changes (0: never reload)",
+    )
+    serve.add_argument(
+        "--cert-poll-seconds",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how often the certificate and key are checked for changes (0: never reload)",
+    )
     serve.add_argument(
         "--read-timeout",
         type=float,
@@ -234,7 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
     certs = sub.add_parser("certs", help="make a CA and a serving certificate for a cluster")
     certs.add_argument("--service", default="pod-placement-webhook")
     certs.add_argument("--namespace", default="pod-placement-webhook")
-    certs.add_argument("--out", default="certs")
+    certs.add_argument(
+        "--out", default="certs/cluster", help="directory for the files (keep it private)"
+    )
+    certs.add_argument(
+        "--new-ca",
+        action="store_true",
+        help="make a new CA even if --out has one (the caBundle trusts both until the next run)",
+    )
     certs.set_defaults(func=cmd_certs)
     return parser
 

@@ -25,8 +25,10 @@ from webhook.admission import NamespaceLabels, Outcome, handle
 from webhook.engine import CompiledPolicySet, compile_policy_set
 from webhook.errors import PolicyError, ReviewError
 from webhook.limits import READ_TIMEOUT_SECONDS, BodyLimit, guarded_protocol
+from webhook.mounts import load_policies
 from webhook.openapi import MUTATE_REQUEST_BODY, MUTATE_RESPONSES
-from webhook.policy.load import load_policy_set
+from webhook.reload import DEFAULT_POLL_SECONDS, PolicyWatcher
+from webhook.tls import CertificateReloader
 
 log = logging.getLogger("webhook.server")
 
@@ -38,25 +40,32 @@ class PolicyStore:
 
     def __init__(self, paths: Sequence[Path]) -> None:
         self.paths = list(paths)
-        self.current: CompiledPolicySet = compile_policy_set(load_policy_set(self.paths))
+        self.current: CompiledPolicySet = compile_policy_set(load_policies(self.paths))
         self.last_error: str | None = None
+        self.reloads = {"success": 0, "failure": 0}  # read by the metrics at scrape time
 
     def reload(self) -> bool:
         try:
-            fresh = compile_policy_set(load_policy_set(self.paths))
+            fresh = compile_policy_set(load_policies(self.paths))
         except PolicyError as exc:
             self.last_error = str(exc)
+            self.reloads["failure"] += 1
             log.error("policy reload refused, keeping %s: %s", self.current.source.digest, exc)
             return False
         except OSError as exc:
             self.last_error = f"cannot read policies: {exc}"
+            self.reloads["failure"] += 1
             log.error("policy reload refused: %s", self.last_error)
             return False
         changed = fresh.source.digest != self.current.source.digest
         self.current, self.last_error = fresh, None
+        self.reloads["success"] += 1
         if changed:
-            log.info("policies reloaded: %d policies, digest %s",
-                     len(fresh.policies), fresh.source.digest)
+            log.info(
+                "policies reloaded: %d policies, digest %s",
+                len(fresh.policies),
+                fresh.source.digest,
+            )
         return True
 
 
@@ -134,8 +143,15 @@ def _add_health_routes(app: FastAPI, store: PolicyStore) -> None:
 
     @app.get("/readyz")
     async def readyz() -> Response:
-        body = {"status": "ok", "policies": len(store.current.policies),
-                "digest": store.current.source.digest}
+        body = {
+            "status": "ok",
+            "policies": len(store.current.policies),
+            "digest": store.current.source.digest,
+            # Ready even after a refused reload: the last good set serves, and failing the
+            # probe on every replica would take the whole webhook out of the Service.
+            "reloadFailures": store.reloads["failure"],
+            "lastReloadError": store.last_error,
+        }
         return Response(orjson.dumps(body), media_type=JSON)
 
 
@@ -150,6 +166,8 @@ class ServeOptions:
     log_level: str = "info"
     read_timeout: float = READ_TIMEOUT_SECONDS
     floor_route: bool = False
+    policy_poll_seconds: float = DEFAULT_POLL_SECONDS  # 0: never reload policies
+    cert_poll_seconds: float = DEFAULT_POLL_SECONDS  # 0: never reload the certificate
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -168,8 +186,13 @@ def tls_context_hardening(context: ssl.SSLContext) -> None:
 
 async def serve(options: ServeOptions, listeners: Listeners | None = None) -> None:
     store = PolicyStore(options.policies)
-    log.info("serving %d policies (digest %s) on https://%s:%d/mutate",
-             len(store.current.policies), store.current.source.digest, options.host, options.port)
+    log.info(
+        "serving %d policies (digest %s) on https://%s:%d/mutate",
+        len(store.current.policies),
+        store.current.source.digest,
+        options.host,
+        options.port,
+    )
     webhook_config = uvicorn.Config(
         create_webhook_app(
             store, read_timeout=options.read_timeout, floor_route=options.floor_route
@@ -188,14 +211,30 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
     webhook_config.load()
     assert webhook_config.ssl is not None
     tls_context_hardening(webhook_config.ssl)
+    certificates = CertificateReloader(options.cert_file, options.key_file, tls_context_hardening)
+    certificates.install(webhook_config.ssl)
     servers = [_Server(webhook_config, listeners.webhook if listeners else None)]
     if options.health_port:
         health_config = uvicorn.Config(
-            create_health_app(store), host=options.host, port=options.health_port,
-            log_level=options.log_level, log_config=None, access_log=False,
+            create_health_app(store),
+            host=options.host,
+            port=options.health_port,
+            log_level=options.log_level,
+            log_config=None,
+            access_log=False,
         )
         servers.append(_Server(health_config, listeners.health if listeners else None))
-    await run_servers(servers)
+    watchers = []
+    if options.policy_poll_seconds > 0:
+        watchers.append(PolicyWatcher(store, options.policy_poll_seconds).run())
+    if options.cert_poll_seconds > 0:
+        watchers.append(certificates.watch(options.cert_poll_seconds))
+    tasks = [asyncio.create_task(w) for w in watchers]
+    try:
+        await run_servers(servers)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 async def run_servers(servers: Sequence[uvicorn.Server]) -> None:
