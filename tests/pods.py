@@ -295,6 +295,46 @@ def is_subdocument(original: Any, result: Any, where: str = "") -> str | None:
     return None
 
 
+def _same_expression(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return (a.get("key"), a.get("operator"), sorted(a.get("values") or [])) == (
+        b.get("key"),
+        b.get("operator"),
+        sorted(b.get("values") or []),
+    )
+
+
+def unapplied(result: Result, after: Mapping[str, Any]) -> str | None:
+    """None when every addition of every applied policy is in the patched pod, else the first
+    one that is not (say, a whole-map add that a later op of the same patch overwrote)."""
+    for outcome in result.outcomes:
+        if outcome.name not in result.applied:
+            continue
+        adds = plain(outcome.additions.as_dict())
+        present: dict[str, Any] = {
+            "tolerations": tolerations_of(after),
+            "nodeAffinity.preferred": preferred_node_of(after),
+            "podAffinity.preferred": preferred_pod_affinity_of(after),
+            "dnsConfig.options": dns_options_of(after),
+        }
+        for part, items in adds.items():
+            if part in present:
+                missing = [i for i in items if i not in present[part]]
+            elif part == "nodeAffinity.required":
+                terms = required_terms_of(after)
+                missing = [
+                    e
+                    for e in items
+                    if not terms
+                    or not all(any(_same_expression(e, t) for t in term) for term in terms)
+                ]
+            else:
+                have = annotations_of(after) if part == "annotations" else labels_of(after)
+                missing = [k for k, v in items.items() if have.get(k) != v]
+            if missing:
+                return f"policy {outcome.name}: {part} {missing} not in the patched pod"
+    return None
+
+
 def mutated(
     policies: CompiledPolicySet,
     pod_doc: Mapping[str, Any],
@@ -302,7 +342,9 @@ def mutated(
     namespace_labels: Mapping[str, str] | None = None,
     validate: bool = True,
 ) -> tuple[Result, Doc]:
-    """Mutate `pod_doc` and check the patch the way the apiserver would use it.
+    """Mutate `pod_doc` and check the patch the way the apiserver would use it: kubectl and
+    jsonpatch agree, the Pod is valid, the user's fields are intact, every addition the engine
+    reports is in the pod, and a second pass adds nothing.
 
     Returns the engine's result and the pod as kubectl patched it.
     """
@@ -321,6 +363,8 @@ def mutated(
         own_annotations.pop(own_key, None)
     lost = is_subdocument(user_set, after)
     assert lost is None, f"a field the user set changed: {lost}"
+    dropped = unapplied(result, after)
+    assert dropped is None, dropped
     again = mutate(policies, after, namespace, namespace_labels)
     assert again.ops == [], f"a second pass is not a no-op: {again.ops}"
     return result, after

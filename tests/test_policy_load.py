@@ -255,7 +255,9 @@ def schema() -> dict[str, Any]:
 
 def _shipped_documents() -> list[tuple[str, Any]]:
     docs = []
-    for path in sorted(SHIPPED_POLICIES.rglob("*.yaml")):
+    # Policy files only: the `*.test.yaml` files beside them are policy tests.
+    roots = [SHIPPED_POLICIES, *sorted(p for p in (SHIPPED_POLICIES / "examples").iterdir())]
+    for path in [f for root in roots if root.is_dir() for f in policy_files(root)]:
         for index, doc in enumerate(yaml.safe_load_all(path.read_text()), start=1):
             if doc is not None:
                 docs.append((f"{path.relative_to(SHIPPED_POLICIES)} document {index}", doc))
