@@ -7,6 +7,7 @@ swapped to a valid and to an invalid set.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import ssl
@@ -139,6 +140,41 @@ def test_an_invalid_swap_is_refused_counted_once_and_the_last_good_set_serves(
     volume.write({"a.yaml": toleration_policy("a", "fixed")})
     assert watcher.poll() is True
     assert store.last_error is None
+
+
+def test_the_watch_outlives_a_bug_in_one_poll(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    volume = Volume(tmp_path / "policies", {"a.yaml": toleration_policy("a", "first")})
+
+    class FailingOnce:
+        """A store whose first reload hits a bug (nothing in the real store can be made to)."""
+
+        paths = [volume.root]
+        calls = 0
+
+        def reload(self) -> bool:
+            self.calls += 1
+            if self.calls == 1:
+                raise RuntimeError("a bug")
+            return True
+
+    store = FailingOnce()
+    watcher = PolicyWatcher(store, interval=0.01)
+
+    async def watch_until_second_reload() -> None:
+        task = asyncio.create_task(watcher.run())
+        volume.write({"a.yaml": toleration_policy("a", "second")})
+        while store.calls < 1:
+            await asyncio.sleep(0.01)
+        volume.write({"a.yaml": toleration_policy("a", "third")})
+        while store.calls < 2 and not task.done():
+            await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(asyncio.wait_for(watch_until_second_reload(), timeout=30))
+    assert store.calls == 2
+    assert "policy watch failed" in caplog.text
 
 
 # --- the certificate reloader ---------------------------------------------------------------

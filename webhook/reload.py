@@ -67,4 +67,9 @@ class PolicyWatcher:
         never stalls the requests being served; the store swaps its set in one assignment."""
         while True:
             await asyncio.sleep(self.interval)
-            await asyncio.to_thread(self.poll)
+            try:
+                await asyncio.to_thread(self.poll)
+            except Exception:
+                # A bug in one poll must not end the watch: the set would freeze silently
+                # until a restart. Logged with its traceback; the next poll tries again.
+                log.exception("policy watch failed, retrying at the next poll")

@@ -120,4 +120,8 @@ class CertificateReloader:
         """Check every `interval` seconds until cancelled."""
         while True:
             await asyncio.sleep(interval)
-            self.check()
+            try:
+                self.check()
+            except Exception:
+                # As for policies: the watch must outlive a bug in one check.
+                log.exception("certificate watch failed, retrying at the next poll")
