@@ -66,6 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         floor_route=args.floor_route,
         policy_poll_seconds=args.policy_poll_seconds,
         cert_poll_seconds=args.cert_poll_seconds,
+        namespace_labels_from_cluster=args.namespace_labels_from_cluster,
     )
     try:
         if args.workers > 1:
@@ -150,6 +151,22 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    from webhook.policytest import policy_test_json_schema, render_report, run_tests
+
+    if args.schema:
+        sys.stdout.write(json.dumps(policy_test_json_schema(), indent=2) + "\n")
+        return 0
+    if not args.paths:
+        return _fail("give the policy test files or the directories that hold them", 2)
+    try:
+        results = run_tests([Path(p) for p in args.paths])
+    except PolicyError as exc:
+        return _fail(str(exc))
+    sys.stdout.write(render_report(results, color=_use_color(args.color)))
+    return 0 if all(r.passed for r in results) else 1
+
+
 def cmd_certs(args: argparse.Namespace) -> int:
     from webhook.certs import write_cluster_certificates
 
@@ -192,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where a development certificate is made when no cert is given",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--namespace-labels-from-cluster",
+        action="store_true",
+        help="list and watch Namespaces (in-cluster service account, else the kubeconfig) so "
+        "namespaceSelector clauses can match; needs RBAC get/list/watch on namespaces",
+    )
     serve.add_argument(
         "--policy-poll-seconds",
         type=float,
@@ -248,6 +271,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the policy JSON Schema")
     schema.set_defaults(func=cmd_schema)
+
+    test = sub.add_parser(
+        "test", help="run the policy tests (*.test.yaml) under directories; exit 1 on failure"
+    )
+    test.add_argument("paths", nargs="*", metavar="PATH", help="test file or directory")
+    test.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    test.add_argument(
+        "--schema", action="store_true", help="print the JSON Schema of a test file instead"
+    )
+    test.set_defaults(func=cmd_test)
 
     certs = sub.add_parser("certs", help="make a CA and a serving certificate for a cluster")
     certs.add_argument("--service", default="pod-placement-webhook")

@@ -25,6 +25,8 @@ from webhook.admission import NamespaceLabels, Outcome, handle
 from webhook.engine import CompiledPolicySet, compile_policy_set
 from webhook.errors import PolicyError, ReviewError
 from webhook.limits import READ_TIMEOUT_SECONDS, BodyLimit, guarded_protocol
+from webhook.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from webhook.metrics import Metrics
 from webhook.mounts import load_policies
 from webhook.openapi import MUTATE_REQUEST_BODY, MUTATE_RESPONSES
 from webhook.reload import DEFAULT_POLL_SECONDS, PolicyWatcher
@@ -82,6 +84,10 @@ def log_review(outcome: Outcome, seconds: float) -> None:
             "pod": outcome.name,
             "result": outcome.result,
             "policies": outcome.applied,
+            "audited": outcome.audited,
+            "failed": outcome.failed,
+            "patch_ops": outcome.patch_ops,
+            "warnings": len(outcome.warnings),
             "duration_ms": round(seconds * 1000, 3),
         },
     )
@@ -92,6 +98,7 @@ def create_webhook_app(
     namespace_labels: NamespaceLabels | None = None,
     read_timeout: float = READ_TIMEOUT_SECONDS,
     floor_route: bool = False,
+    metrics: Metrics | None = None,
 ) -> FastAPI:
     app = FastAPI(title="pod-placement-webhook", docs_url=None, redoc_url=None)
     app.add_middleware(BodyLimit, timeout=read_timeout)
@@ -108,8 +115,13 @@ def create_webhook_app(
         try:
             answer, outcome = handle(store.current, body, namespace_labels)
         except ReviewError as exc:
+            if metrics is not None:
+                metrics.observe_invalid(time.perf_counter() - started)
             return _error(400, exc.message)
-        log_review(outcome, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        log_review(outcome, seconds)
+        if metrics is not None:
+            metrics.observe_review(outcome, seconds)
         return Response(answer, media_type=JSON)
 
     if floor_route:
@@ -130,9 +142,16 @@ def _add_floor_route(app: FastAPI) -> None:
         return Response(answer, media_type=JSON)
 
 
-def create_health_app(store: PolicyStore) -> FastAPI:
+def create_health_app(store: PolicyStore, metrics: Metrics | None = None) -> FastAPI:
     app = FastAPI(title="pod-placement-webhook health", docs_url=None, redoc_url=None)
     _add_health_routes(app, store)
+    if metrics is not None:
+        scrape = metrics.render
+
+        @app.get("/metrics")
+        async def metrics_route() -> Response:
+            return Response(scrape(), media_type=METRICS_CONTENT_TYPE)
+
     return app
 
 
@@ -168,6 +187,7 @@ class ServeOptions:
     floor_route: bool = False
     policy_poll_seconds: float = DEFAULT_POLL_SECONDS  # 0: never reload policies
     cert_poll_seconds: float = DEFAULT_POLL_SECONDS  # 0: never reload the certificate
+    namespace_labels_from_cluster: bool = False  # list+watch Namespaces for namespaceSelector
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -193,9 +213,20 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
         options.host,
         options.port,
     )
+    namespace_view, namespace_watcher = None, None
+    if options.namespace_labels_from_cluster:
+        # Imported here: the kubernetes client costs ~25 MiB and a second of start-up.
+        from webhook.namespaces import start_namespace_view
+
+        namespace_view, namespace_watcher = start_namespace_view()
+    metrics = Metrics(store, namespace_view)
     webhook_config = uvicorn.Config(
         create_webhook_app(
-            store, read_timeout=options.read_timeout, floor_route=options.floor_route
+            store,
+            namespace_view.lookup if namespace_view is not None else None,
+            read_timeout=options.read_timeout,
+            floor_route=options.floor_route,
+            metrics=metrics,
         ),
         host=options.host,
         port=options.port,
@@ -216,7 +247,7 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
     servers = [_Server(webhook_config, listeners.webhook if listeners else None)]
     if options.health_port:
         health_config = uvicorn.Config(
-            create_health_app(store),
+            create_health_app(store, metrics),
             host=options.host,
             port=options.health_port,
             log_level=options.log_level,
@@ -235,6 +266,8 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
     finally:
         for task in tasks:
             task.cancel()
+        if namespace_watcher is not None:
+            namespace_watcher.stop()
 
 
 async def run_servers(servers: Sequence[uvicorn.Server]) -> None:

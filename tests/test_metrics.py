@@ -1,0 +1,299 @@
+"""`/metrics` on the health port of the real server (uvicorn, TLS on the webhook port), read with
+prometheus-client's own parser after sending reviews as the apiserver would."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.kube import kubectl
+from tests.scraping import (
+    client,
+    eventually,
+    gpu_step,
+    plain_pod,
+    pod_review,
+    response_of,
+    scrape,
+    send,
+    value,
+)
+from tests.servers import RunningServer, running_server
+from webhook.admission import Outcome
+from webhook.engine import compile_policy_set
+from webhook.metrics import LATENCY_BUCKETS, Metrics
+from webhook.namespaces import NamespaceView
+from webhook.policy.load import load_policy_set
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = REPO / "policies"
+MONITORING = REPO / "deploy" / "monitoring"
+SHIPPED_COUNT = len(load_policy_set(SHIPPED).policies)
+
+AUDIT_POLICY = """\
+apiVersion: pod-placement-webhook/v1
+kind: PlacementPolicy
+metadata:
+  name: team-label-audit
+spec:
+  mode: audit
+  order: 950
+  match:
+    namespaces: [ml]
+  add:
+    labels: {team: ml}
+"""
+
+EXTRA_POLICY = """\
+apiVersion: pod-placement-webhook/v1
+kind: PlacementPolicy
+metadata:
+  name: cost-center
+spec:
+  order: 960
+  match:
+    namespaces: [finance]
+  add:
+    labels: {cost-center: finance}
+"""
+
+
+def copy_shipped(to: Path) -> Path:
+    to.mkdir()
+    for source in SHIPPED.glob("*.yaml"):
+        if not source.name.endswith(".test.yaml"):
+            shutil.copy(source, to / source.name)
+    return to
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    tmp = tmp_path_factory.mktemp("metrics")
+    policies = copy_shipped(tmp / "policies")
+    (policies / "95-audit.yaml").write_text(AUDIT_POLICY)
+    with running_server(tmp, [policies], ["--policy-poll-seconds", "0.2"]) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def after_reviews(server: RunningServer) -> dict[str, float]:
+    """Sends 2 patched, 1 unchanged, 1 skipped and 1 invalid review; returns what it sent."""
+    with client(server) as http:
+        for _ in range(2):
+            answer = response_of(send(http, pod_review(gpu_step(), "ml")))
+            assert answer["patchType"] == "JSONPatch"
+        assert "patch" not in response_of(send(http, pod_review(plain_pod(), "kube-system")))
+        assert "patch" not in response_of(
+            send(http, pod_review(gpu_step(), "ml", operation="UPDATE"))
+        )
+        assert send(http, b'{"kind": "AdmissionReview"}').status_code == 400
+    return {"patched": 2, "unchanged": 1, "skipped": 1, "error": 0, "invalid": 1}
+
+
+def test_requests_are_counted_by_result(server: RunningServer, after_reviews: dict[str, float]):
+    types, samples = scrape(server)
+    assert types["placement_webhook_reviews"] == "counter"
+    for result, sent in after_reviews.items():
+        assert value(samples, "placement_webhook_reviews_total", result=result) == sent
+
+
+def test_latency_histogram_spans_sub_millisecond_to_seconds(
+    server: RunningServer, after_reviews: dict[str, float]
+):
+    types, samples = scrape(server)
+    assert types["placement_webhook_review_duration_seconds"] == "histogram"
+    name = "placement_webhook_review_duration_seconds"
+    assert value(samples, f"{name}_count") == sum(after_reviews.values())
+    bounds = sorted(
+        float(dict(labels)["le"]) for sample, labels in samples if sample == f"{name}_bucket"
+    )
+    assert bounds[0] <= 0.0001, "a bucket below a millisecond"
+    assert 10.0 in bounds, "a bucket at seconds (the apiserver timeout range)"
+    assert value(samples, f"{name}_bucket", le="+Inf") == sum(after_reviews.values())
+    assert tuple(b for b in bounds if b != float("inf")) == LATENCY_BUCKETS
+
+
+def test_patches_and_audits_are_counted_by_policy(
+    server: RunningServer, after_reviews: dict[str, float]
+):
+    _, samples = scrape(server)
+    patches = "placement_webhook_policy_patches_total"
+    assert value(samples, patches, policy="batch-gpu-spot") == 2
+    assert value(samples, patches, policy="extended-resource-tolerations") == 2
+    assert value(samples, patches, policy="default-pool") == 0, "listed before it ever fires"
+    assert value(samples, "placement_webhook_policy_audits_total", policy="team-label-audit") == 2
+    assert value(samples, patches, policy="team-label-audit") == 0, "audit applies nothing"
+
+
+def test_policy_errors_have_a_series_per_policy(
+    server: RunningServer, after_reviews: dict[str, float]
+):
+    _, samples = scrape(server)
+    names = [p.name for p in load_policy_set(SHIPPED).policies] + ["team-label-audit"]
+    for name in names:
+        assert value(samples, "placement_webhook_policy_errors_total", policy=name) == 0
+
+
+def test_policy_errors_count_the_failed_policy():
+    store = _Store(SHIPPED)
+    metrics = Metrics(store)
+    outcome = Outcome("uid", "ml", "train-", "patched", applied=["workflow-dns"])
+    outcome.failed = ["batch-gpu-spot"]
+    metrics.observe_review(outcome, 0.001)
+    metrics.observe_review(outcome, 0.001)
+    samples = _parse(metrics.render())
+    assert value(samples, "placement_webhook_policy_errors_total", policy="batch-gpu-spot") == 2
+    assert value(samples, "placement_webhook_policy_errors_total", policy="workflow-dns") == 0
+
+
+def test_loaded_set_hash_and_count_match_readyz(server: RunningServer):
+    ready = httpx.get(server.health_url + "/readyz").json()
+    types, samples = scrape(server)
+    assert types["placement_webhook_policy_set_info"] == "gauge"
+    assert value(samples, "placement_webhook_policy_set_info", digest=ready["digest"]) == 1
+    assert value(samples, "placement_webhook_policies_loaded") == ready["policies"]
+
+
+def test_reloads_count_failures_and_successes(server: RunningServer, tmp_path: Path):
+    policies = Path(server.log_file.parent / "policies")
+    before_digest = httpx.get(server.health_url + "/readyz").json()["digest"]
+    _, samples = scrape(server)
+    failures = value(samples, "placement_webhook_policy_reloads_total", result="failure")
+    successes = value(samples, "placement_webhook_policy_reloads_total", result="success")
+
+    broken = policies / "96-broken.yaml"
+    broken.write_text(EXTRA_POLICY.replace("labels:", "labelz:"))
+
+    def refused() -> bool:
+        _, now = scrape(server)
+        return (
+            value(now, "placement_webhook_policy_reloads_total", result="failure") > failures
+            and value(now, "placement_webhook_policy_reload_failing") == 1
+        )
+
+    eventually(refused, "the invalid policy file is refused and counted")
+    _, samples = scrape(server)
+    assert value(samples, "placement_webhook_policy_set_info", digest=before_digest) == 1
+
+    broken.unlink()
+    (policies / "96-cost-center.yaml").write_text(EXTRA_POLICY)
+
+    def reloaded() -> bool:
+        _, now = scrape(server)
+        return (
+            value(now, "placement_webhook_policy_reloads_total", result="success") > successes
+            and value(now, "placement_webhook_policy_reload_failing") == 0
+            and value(now, "placement_webhook_policies_loaded") == SHIPPED_COUNT + 2
+        )
+
+    eventually(reloaded, "the fixed policy set is loaded")
+    ready = httpx.get(server.health_url + "/readyz").json()
+    assert ready["digest"] != before_digest
+    _, samples = scrape(server)
+    assert value(samples, "placement_webhook_policy_set_info", digest=ready["digest"]) == 1
+    assert ("placement_webhook_policy_set_info", (("digest", before_digest),)) not in samples
+
+
+def test_namespace_view_series():
+    view = NamespaceView()
+    metrics = Metrics(_Store(SHIPPED), view)
+    samples = _parse(metrics.render())
+    assert value(samples, "placement_webhook_namespace_view_synced") == 0
+    assert view.lookup("ml")[0] is None
+    view.replace({"ml": {"team": "ml"}}, "7")
+    assert view.lookup("ml")[0] == {"team": "ml"}
+    samples = _parse(metrics.render())
+    assert value(samples, "placement_webhook_namespace_view_synced") == 1
+    assert value(samples, "placement_webhook_namespace_view_namespaces") == 1
+    assert value(samples, "placement_webhook_namespace_view_relists_total") == 1
+    assert value(samples, "placement_webhook_namespace_labels_unknown_total") == 1
+
+
+def test_workers_share_one_set_of_counters(tmp_path: Path):
+    """With --workers 2 the health port reaches either worker; PROMETHEUS_MULTIPROC_DIR makes
+    every scrape report the reviews of both."""
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    with running_server(tmp_path, [SHIPPED], ["--workers", "2"], env=env) as server:
+        sent = 12
+        for _ in range(sent):  # a new connection each time: the kernel picks a worker each time
+            with client(server) as http:
+                response_of(send(http, pod_review(gpu_step(), "ml")))
+        for _ in range(6):
+            _, samples = scrape(server)
+            assert value(samples, "placement_webhook_reviews_total", result="patched") == sent
+            assert value(samples, "placement_webhook_review_duration_seconds_count") == sent
+            assert value(samples, "placement_webhook_policies_loaded") == SHIPPED_COUNT
+        pids = {p.name.split("_")[-1] for p in directory.glob("*.db")}
+    assert len(pids) >= 2, "both workers wrote their counters"
+
+
+def test_monitoring_queries_name_only_exported_metrics():
+    """The dashboard and the alerts must not drift from the metric names."""
+    metrics = Metrics(_Store(SHIPPED), NamespaceView())
+    outcome = Outcome("uid", "ml", "p", "patched", applied=["a"], audited=["b"], failed=["c"])
+    metrics.observe_review(outcome, 0.001)
+    exported = {name for name, _ in _parse(metrics.render())}
+    used: set[str] = set()
+    for path in MONITORING.rglob("*"):
+        if path.suffix in (".json", ".yaml"):
+            used |= set(re.findall(r"placement_webhook_[a-z_]+", path.read_text()))
+    assert used, "deploy/monitoring/ has queries"
+    assert used <= exported, f"unknown metrics in deploy/monitoring: {sorted(used - exported)}"
+
+
+def test_prometheus_rule_has_the_alerts():
+    rule = yaml.safe_load((MONITORING / "prometheus-rules.yaml").read_text())
+    assert rule["kind"] == "PrometheusRule"
+    alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    exprs = " ".join(a["expr"] for a in alerts.values())
+    for metric in (
+        "placement_webhook_reviews_total",
+        "placement_webhook_policy_errors_total",
+        "placement_webhook_policy_reload_failing",
+        "placement_webhook_review_duration_seconds_bucket",
+        "placement_webhook_namespace_view_synced",
+    ):
+        assert metric in exprs, f"no alert on {metric}"
+    for alert in alerts.values():
+        assert alert["labels"]["severity"] in ("info", "warning", "critical")
+        assert alert["annotations"]["summary"]
+
+
+def test_monitoring_kustomization_renders():
+    rendered = subprocess.run(
+        [kubectl(), "kustomize", str(MONITORING)], capture_output=True, text=True, check=True
+    ).stdout
+    docs = {d["kind"]: d for d in yaml.safe_load_all(rendered)}
+    assert set(docs) == {"ConfigMap", "PodMonitor", "PrometheusRule"}
+    dashboard = json.loads(docs["ConfigMap"]["data"]["grafana-dashboard.json"])
+    assert docs["ConfigMap"]["metadata"]["labels"]["grafana_dashboard"] == "1"
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert any("placement_webhook_review_duration_seconds_bucket" in e for e in exprs)
+    endpoint = docs["PodMonitor"]["spec"]["podMetricsEndpoints"][0]
+    assert (endpoint["port"], endpoint["path"]) == ("health", "/metrics")
+
+
+class _Store:
+    def __init__(self, path: Path) -> None:
+        self.current = compile_policy_set(load_policy_set(path))
+        self.reloads = {"success": 0, "failure": 0}
+        self.last_error: str | None = None
+
+
+def _parse(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    samples = {}
+    for family in text_string_to_metric_families(text.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples

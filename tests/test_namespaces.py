@@ -1,0 +1,233 @@
+"""The in-memory Namespace label view, fed by the real `kubernetes` client from a local stand-in
+for the apiserver's list and watch endpoints; and the server that uses it, end to end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import kubernetes
+import pytest
+
+from tests.apiserver_standin import NamespaceApi, namespace_apiserver, write_kubeconfig
+from tests.scraping import (
+    client,
+    eventually,
+    plain_pod,
+    pod_review,
+    response_of,
+    scrape,
+    send,
+    value,
+)
+from tests.servers import running_server
+from webhook.namespaces import NamespaceView, NamespaceWatcher
+
+TEAM_POLICY = """\
+apiVersion: pod-placement-webhook/v1
+kind: PlacementPolicy
+metadata:
+  name: ml-team-pool
+spec:
+  match:
+    namespaceSelector:
+      matchLabels: {team: ml}
+  add:
+    nodeAffinity:
+      required:
+        - {key: pool, operator: In, values: [ml]}
+"""
+
+
+def core_api(url: str) -> kubernetes.client.CoreV1Api:
+    configuration = kubernetes.client.Configuration()
+    configuration.host = url
+    return kubernetes.client.CoreV1Api(kubernetes.client.ApiClient(configuration))
+
+
+@pytest.fixture
+def cluster() -> Iterator[tuple[NamespaceApi, str]]:
+    with namespace_apiserver() as (api, url):
+        api.label("default", {})
+        api.label("ml", {"team": "ml"})
+        yield api, url
+
+
+@pytest.fixture
+def watched(cluster: tuple[NamespaceApi, str]) -> Iterator[tuple[NamespaceApi, NamespaceView]]:
+    api, url = cluster
+    view = NamespaceView()
+    watcher = NamespaceWatcher(view, core_api(url), watch_seconds=60, min_backoff=0.05)
+    watcher.start()
+    try:
+        eventually(lambda: view.synced and api.open_watches == 1, "listed and watching")
+        yield api, view
+    finally:
+        watcher.stop()
+
+
+def labels_of(view: NamespaceView, name: str) -> dict[str, str] | None:
+    labels, _ = view.lookup(name)
+    return None if labels is None else dict(labels)
+
+
+def test_the_list_fills_the_view(watched: tuple[NamespaceApi, NamespaceView]):
+    api, view = watched
+    assert labels_of(view, "ml") == {"kubernetes.io/metadata.name": "ml", "team": "ml"}
+    assert len(view) == 2
+    assert view.resource_version == str(api.resource_version)
+    assert (api.lists, view.relists) == (1, 1)
+
+
+def test_a_label_change_arrives_by_the_watch_without_a_relist(
+    watched: tuple[NamespaceApi, NamespaceView],
+):
+    api, view = watched
+    api.label("default", {"workload-tier": "batch"})
+    api.label("research", {"team": "research"})
+    eventually(lambda: labels_of(view, "research") is not None, "the new namespace is seen")
+    assert labels_of(view, "default") == {
+        "kubernetes.io/metadata.name": "default",
+        "workload-tier": "batch",
+    }
+    assert view.resource_version == str(api.resource_version)
+    assert api.lists == 1
+
+
+def test_a_deleted_namespace_is_unknown(watched: tuple[NamespaceApi, NamespaceView]):
+    api, view = watched
+    api.delete("ml")
+    eventually(lambda: labels_of(view, "ml") is None, "the deletion is seen")
+    labels, warning = view.lookup("ml")
+    assert labels is None
+    assert warning is not None and "namespace not in the namespace view yet" in warning
+    assert view.synced
+
+
+def test_a_dropped_watch_relists_and_misses_nothing(watched: tuple[NamespaceApi, NamespaceView]):
+    api, view = watched
+    watches = api.watches
+    api.drop_watches()
+    # Changed while the connection is down: only a relist (or a resumed watch) can see it.
+    api.label("ml", {"team": "ml", "workload-tier": "batch"})
+    api.delete("default")
+    eventually(lambda: labels_of(view, "ml") == {
+        "kubernetes.io/metadata.name": "ml", "team": "ml", "workload-tier": "batch"
+    }, "the change made while the watch was down")  # fmt: skip
+    eventually(lambda: view.synced and api.open_watches == 1, "watching again")
+    assert labels_of(view, "default") is None
+    assert api.lists == 2 and view.relists == 2, "a broken watch lists again"
+    assert api.watches > watches
+    api.label("ml", {"team": "ml"})
+    eventually(lambda: labels_of(view, "ml") == {
+        "kubernetes.io/metadata.name": "ml", "team": "ml"
+    }, "a change after the new watch")  # fmt: skip
+
+
+def test_a_watch_ended_by_the_server_resumes_from_its_resource_version(
+    watched: tuple[NamespaceApi, NamespaceView],
+):
+    api, view = watched
+    watches = api.watches
+    api.end_watches()
+    eventually(lambda: api.watches > watches and api.open_watches == 1, "watching again")
+    api.label("ml", {"team": "platform"})
+    eventually(lambda: (labels_of(view, "ml") or {}).get("team") == "platform", "the change")
+    assert api.lists == 1, "a watch the server ended cleanly resumes without a list"
+
+
+def test_410_gone_lists_again(watched: tuple[NamespaceApi, NamespaceView]):
+    api, view = watched
+    api.label("ml", {"team": "vision"})
+    eventually(lambda: (labels_of(view, "ml") or {}).get("team") == "vision", "the change")
+    api.compact()
+    api.end_watches()  # the resumed watch asks for a resourceVersion that is gone
+    eventually(lambda: api.lists == 2 and api.open_watches == 1, "listed again after 410")
+    assert view.relists == 2
+    assert view.synced
+    assert labels_of(view, "ml") == {"kubernetes.io/metadata.name": "ml", "team": "vision"}
+
+
+def test_unsynced_view_answers_unknown_with_a_warning(cluster: tuple[NamespaceApi, str]):
+    api, url = cluster
+    api.refuse_lists = True
+    view = NamespaceView()
+    assert view.lookup("ml") == (
+        None,
+        "pod-placement-webhook: namespace labels unknown (not yet listed): "
+        "namespaceSelector policies skipped",
+    )
+    watcher = NamespaceWatcher(view, core_api(url), watch_seconds=60, min_backoff=0.05)
+    watcher.start()
+    try:
+        eventually(lambda: view.problem == "watch broken", "the refused list is seen")
+        labels, warning = view.lookup("ml")
+        assert labels is None and warning is not None and "watch broken" in warning
+        assert not view.synced
+        api.refuse_lists = False
+        eventually(lambda: view.synced, "synced once the apiserver answers")
+        assert labels_of(view, "ml") == {"kubernetes.io/metadata.name": "ml", "team": "ml"}
+        assert view.unknown_answers == 2
+    finally:
+        watcher.stop()
+    assert not view.synced, "a stopped watcher must not keep answering from stale labels"
+
+
+def test_warning_fits_the_recommended_length():
+    view = NamespaceView()
+    view.replace({}, "1")
+    for problem in ("not yet listed", "watch broken", "namespace watcher stopped"):
+        view.broken(problem)
+        _, warning = view.lookup("ml")
+        assert warning is not None and len(warning) <= 120
+    view.replace({}, "1")
+    _, warning = view.lookup("n" * 63)  # the longest namespace name
+    assert warning is not None and len(warning) <= 120
+
+
+def test_namespace_policy_applies_after_labelling_without_restart(tmp_path: Path):
+    """The server, started with --namespace-labels-from-cluster against the stand-in: a policy
+    on namespace labels starts applying once the Namespace is labelled, stops once the label
+    goes (also across a dropped watch), and says so while the view is not synced."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "team.yaml").write_text(TEAM_POLICY)
+    with namespace_apiserver() as (api, url):
+        api.label("ml", {})
+        api.refuse_lists = True
+        env = {"KUBECONFIG": str(write_kubeconfig(tmp_path / "kubeconfig", url))}
+        args = ["--namespace-labels-from-cluster"]
+        with running_server(tmp_path, [policies], args, env=env) as server, client(server) as http:
+
+            def review() -> dict[str, object]:
+                return response_of(send(http, pod_review(plain_pod(namespace="ml"), "ml")))
+
+            answer = review()
+            assert "patch" not in answer
+            assert any("namespace labels unknown" in w for w in answer["warnings"])
+            _, samples = scrape(server)
+            assert value(samples, "placement_webhook_namespace_view_synced") == 0
+            assert value(samples, "placement_webhook_namespace_labels_unknown_total") >= 1
+
+            api.refuse_lists = False
+            eventually(lambda: value(scrape(server)[1], "placement_webhook_namespace_view_synced")
+                       == 1, "the server's view syncs")  # fmt: skip
+            answer = review()
+            assert "patch" not in answer and "warnings" not in answer, "ml has no team label yet"
+
+            api.label("ml", {"team": "ml"})
+            eventually(lambda: "patch" in review(), "the policy applies after labelling")
+            assert "ml-team-pool" in review()["auditAnnotations"]["policies"]
+
+            def unchanged_and_synced() -> bool:
+                answer = review()
+                return "patch" not in answer and "warnings" not in answer
+
+            api.drop_watches()
+            api.label("ml", {"team": "other"})
+            eventually(unchanged_and_synced, "the label change, across a dropped watch")
+            api.label("ml", {"team": "ml"})
+            eventually(lambda: "patch" in review(), "labelled again: the new watch works")
+            _, samples = scrape(server)
+            assert value(samples, "placement_webhook_namespace_view_relists_total") >= 2
+            assert value(samples, "placement_webhook_namespace_view_namespaces") == 1
