@@ -34,7 +34,6 @@ from webhook.server import PolicyStore, tls_context_hardening
 from webhook.tls import CertificateReloader
 
 REPO = Path(__file__).resolve().parent.parent
-SHIPPED = {p.name: p.read_bytes() for p in (REPO / "policies").glob("*.yaml")}
 
 
 def toleration_policy(name: str, key: str) -> bytes:
@@ -418,7 +417,11 @@ def test_certificate_files_missing_for_a_moment_do_not_stop_serving(tmp_path: Pa
         tmp_path, [REPO / "policies"], ["--cert-poll-seconds", "0.1"], cert=cert
     ) as server:
         tls.write({"ca.crt": pki.ca.cert_pem})  # a Secret briefly without its key pair
-        time.sleep(0.5)  # several polls see the files missing
+        wait_for(
+            "a poll sees the files missing",
+            lambda: "cannot read the certificate" in server.log(),
+            server,
+        )
         assert new_connection_serial(server) == serial_of(leaf)
         tls.write(pki.secret(leaf))
         assert new_connection_serial(server) == serial_of(leaf)
