@@ -139,7 +139,7 @@ MORE_ROWS = {
         pod(requesting("cpu", "hugepages-2Mi", "deviceclass.resource.kubernetes.io/gpu")),
         [],
     ),
-    "an empty operator means Equal, so an Equal-less twin still does not count": (
+    "an empty operator is Equal, so that toleration does not count": (
         pod(ek(), tolerations=[{"key": EK, "operator": "", "effect": "NoSchedule"}]),
         [{"key": EK, "operator": "", "effect": "NoSchedule"}, exists(EK)],
     ),
@@ -230,10 +230,19 @@ EXTENDED_NAMES = {
 }
 
 
+def _short(name: str) -> str:
+    prefix, slash, part = name.partition("/")
+    if len(prefix) > 40:
+        prefix = f"<{len(prefix)}-character domain>"
+    if len(part) > 40:
+        part = f"<{len(part)}-character name>"
+    return prefix + slash + part
+
+
 @pytest.mark.parametrize(
     ("name", "extended"),
     list(EXTENDED_NAMES.items()),
-    ids=[f"{n[:40]} is {'' if e else 'not '}extended" for n, e in EXTENDED_NAMES.items()],
+    ids=[f"{_short(n)} is {'' if e else 'not '}extended" for n, e in EXTENDED_NAMES.items()],
 )
 def test_is_extended_resource_name(name: str, extended: bool) -> None:
     assert is_extended_resource_name(name) is extended
