@@ -24,6 +24,7 @@ log = logging.getLogger("webhook.admission")
 API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 MAX_JSON_DEPTH = 1024  # orjson refuses deeper documents; a Pod is nowhere near it
 AUDIT_KEY = "policies"  # stored by the apiserver as "<webhook name>/policies"
+AUDITED_KEY = "audited"  # audit-mode policies that would have changed the pod
 
 NamespaceLabels = Callable[[str], tuple[Mapping[str, str] | None, str | None]]
 
@@ -177,7 +178,9 @@ def review_pod(
     outcome.patch_ops = len(result.ops)
     outcome.warnings = warnings
     outcome.result = "patched" if result.ops else "unchanged"
-    audit = {AUDIT_KEY: ",".join(result.applied)} if result.applied else None
+    audit = {AUDIT_KEY: ",".join(result.applied)} if result.applied else {}
+    if result.audited:
+        audit[AUDITED_KEY] = ",".join(result.audited)
     return response_body(review, result.ops, warnings, audit), outcome
 
 

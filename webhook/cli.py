@@ -116,7 +116,8 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     if args.explain:
         from webhook.explain import render_explain
 
-        sys.stdout.write(render_explain(pod, result, color=_use_color(args.color)))
+        color = _use_color(args.color)
+        sys.stdout.write(render_explain(pod, result, color, namespace, namespace_labels))
     elif args.patch:
         sys.stdout.write(json.dumps(result.ops, indent=2) + "\n")
     else:
