@@ -58,7 +58,8 @@ class CompiledPolicySet:
     policies: tuple[CompiledPolicy, ...]
     always: tuple[CompiledPolicy, ...]
     by_namespace: Mapping[str, tuple[CompiledPolicy, ...]]
-    by_label: Mapping[str, tuple[CompiledPolicy, ...]]
+    # (label key, value) for a selector that needs that value, (label key, None) for any value.
+    by_label: Mapping[tuple[str, str | None], tuple[CompiledPolicy, ...]]
     placement_excluded: Callable[[str], bool]
 
     @property
@@ -69,8 +70,10 @@ class CompiledPolicySet:
         found = list(self.always)
         found += self.by_namespace.get(namespace, ())
         if self.by_label:
-            for key in pod_labels:
-                found += self.by_label.get(key, ())
+            for key, value in pod_labels.items():
+                found += self.by_label.get((key, None), ())
+                if isinstance(value, str):  # the pod is raw input: a value may be anything
+                    found += self.by_label.get((key, value), ())
         if len(found) != len(self.always):
             found.sort(key=lambda p: p.position)
         return found
@@ -90,16 +93,17 @@ def compile_policy_set(policy_set: PolicySet) -> CompiledPolicySet:
     added_labels = {k for p in policy_set.policies for k in p.spec.add.labels}
     always: list[CompiledPolicy] = []
     by_namespace: dict[str, list[CompiledPolicy]] = defaultdict(list)
-    by_label: dict[str, list[CompiledPolicy]] = defaultdict(list)
+    by_label: dict[tuple[str, str | None], list[CompiledPolicy]] = defaultdict(list)
     for c in compiled:
-        keys = index_keys(c.policy.spec.match)
-        if keys is None or (keys[0] == "label" and keys[1][0] in added_labels):
-            always.append(c)
-        elif keys[0] == "ns":
-            for ns in keys[1]:
+        names, label_values = index_keys(c.policy.spec.match)
+        if names:
+            for ns in names:
                 by_namespace[ns].append(c)
+        elif label_values and label_values[0][0] not in added_labels:
+            for pair in label_values:
+                by_label[pair].append(c)
         else:
-            by_label[keys[1][0]].append(c)
+            always.append(c)
     return CompiledPolicySet(
         source=policy_set,
         policies=compiled,
@@ -147,14 +151,20 @@ def additions_for(
         )
     if placement:
         tolerations += [t.as_k8s() for t in mutations.tolerations]
-    adds.tolerations = missing_tolerations(pod, tolerations)
+    # Each part is looked at only when the policy has something for it: on the request path.
+    if tolerations:
+        adds.tolerations = missing_tolerations(pod, tolerations)
     if placement:
         wanted = mirrored_node_selector(pod) if mutations.mirror_node_selector else []
         if mutations.node_affinity is not None:
             wanted += [e.as_k8s() for e in mutations.node_affinity.required]
-            adds.node_preferred = missing_preferred_terms(pod, mutations.node_affinity.preferred)
-        adds.node_required, found = missing_required_expressions(pod, wanted)
-        conflicts += found
+            if mutations.node_affinity.preferred:
+                adds.node_preferred = missing_preferred_terms(
+                    pod, mutations.node_affinity.preferred
+                )
+        if wanted:
+            adds.node_required, found = missing_required_expressions(pod, wanted)
+            conflicts += found
         if mutations.workflow_pod_affinity is not None:
             adds.pod_affinity_preferred = workflow_pod_affinity_term(
                 pod, mutations.workflow_pod_affinity
@@ -162,12 +172,14 @@ def additions_for(
     if mutations.dns_config is not None:
         adds.dns_options, found = missing_dns_options(pod, mutations.dns_config.options)
         conflicts += found
-    adds.annotations, found = missing_entries(
-        "annotation", annotations_of(pod), mutations.annotations
-    )
-    conflicts += found
-    adds.labels, found = missing_entries("label", labels_of(pod), mutations.labels)
-    conflicts += found
+    if mutations.annotations:
+        adds.annotations, found = missing_entries(
+            "annotation", facts.annotations, mutations.annotations
+        )
+        conflicts += found
+    if mutations.labels:
+        adds.labels, found = missing_entries("label", facts.labels, mutations.labels)
+        conflicts += found
     return adds, conflicts
 
 
@@ -227,8 +239,9 @@ def mutate(
             outcome.notes.append(placement_blocked)
         try:
             adds, conflicts = additions_for(spec.add, working, facts, placement_blocked is None)
-            policy_ops = patch.ops_for(working, adds)
-            new_working = patch.apply_ops(working, policy_ops) if policy_ops else working
+            policy_ops, new_working = (
+                ([], working) if adds.is_empty() else patch.patched(working, adds)
+            )
         except Exception as exc:  # a policy's own bug must never block a pod: skip it
             outcome.error = f"{type(exc).__name__}: {exc}"
             errors.append(f"policy {policy.name}: {outcome.error}")
@@ -260,7 +273,7 @@ def mutate(
         ops += policy_ops
         working = new_working
         applied.append(policy.name)
-        facts = PodFacts(working, namespace, namespace_labels)
+        facts = facts.updated(working, adds)
 
     if applied:
         try:

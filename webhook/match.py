@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from webhook import pod as podlib
+from webhook.additions import Additions
 from webhook.mutations.tolerations import extended_resources
 from webhook.policy.model import LabelSelector, MatchSpec
 from webhook.workloads import workload_of
@@ -55,6 +56,24 @@ class PodFacts:
     def own_placement(self) -> bool:
         return podlib.has_own_placement(self.pod, self.extended)
 
+    def updated(self, pod: Mapping[str, Any], added: Additions) -> PodFacts:
+        """The facts of `pod`, which is this pod with `added` applied. What the additions
+        cannot change is kept (policies never add containers or owners), so a policy that adds
+        an annotation does not make every later one read the containers again."""
+        fresh = PodFacts(pod, self.namespace, self.namespace_labels)
+        kept = ["owner_kinds", "resources", "extended"]
+        if not added.labels:
+            kept.append("labels")
+        if not added.annotations:
+            kept.append("annotations")
+        if not (added.labels or added.annotations):
+            kept.append("workload")
+        if not (added.tolerations or added.node_required or added.node_preferred):
+            kept.append("own_placement")
+        known = vars(self)  # where cached_property keeps the facts computed so far
+        vars(fresh).update((name, known[name]) for name in kept if name in known)
+        return fresh
+
 
 Check = Callable[[PodFacts], str | None]
 
@@ -68,18 +87,20 @@ def glob_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
 
 def compile_selector(selector: LabelSelector) -> Callable[[Mapping[str, Any]], str | None]:
     """Kubernetes LabelSelector semantics on a string map; returns the first failed clause."""
-    clauses: list[tuple[str, str, frozenset[str]]] = [
-        (k, "In", frozenset((v,))) for k, v in selector.match_labels.items()
+    pairs: list[tuple[str, str, tuple[str, ...]]] = [
+        (k, "In", (v,)) for k, v in selector.match_labels.items()
     ]
-    clauses += [(e.key, e.operator, frozenset(e.values)) for e in selector.match_expressions]
+    pairs += [(e.key, e.operator, e.values) for e in selector.match_expressions]
+    # The sorted value lists of the reasons are written here once, not on every failed match.
+    clauses = [(key, op, frozenset(values), str(sorted(set(values)))) for key, op, values in pairs]
 
     def check(values: Mapping[str, Any]) -> str | None:
-        for key, op, allowed in clauses:
+        for key, op, allowed, shown in clauses:
             present = key in values
             if op == "In" and not (present and values[key] in allowed):
-                return f"{key} not in {sorted(allowed)}"
+                return f"{key} not in {shown}"
             if op == "NotIn" and present and values[key] in allowed:
-                return f"{key} in {sorted(allowed)}"
+                return f"{key} in {shown}"
             if op == "Exists" and not present:
                 return f"{key} absent"
             if op == "DoesNotExist" and present:
@@ -93,11 +114,12 @@ def compile_match(spec: MatchSpec) -> list[Check]:
     checks: list[Check] = []
     if spec.namespaces:
         in_namespaces = glob_matcher(spec.namespaces)
+        names_shown = str(list(spec.namespaces))
         checks.append(
             lambda f: (
                 None
                 if in_namespaces(f.namespace)
-                else f"namespace {f.namespace!r} not in {list(spec.namespaces)}"
+                else f"namespace {f.namespace!r} not in {names_shown}"
             )
         )
     if spec.exclude_namespaces:
@@ -113,29 +135,28 @@ def compile_match(spec: MatchSpec) -> list[Check]:
         checks.append(lambda f: _prefixed("annotation ", on_annotations(f.annotations)))
     if spec.owner_kinds:
         kinds = frozenset(spec.owner_kinds)
+        kinds_shown = str(sorted(kinds))
         checks.append(
             lambda f: (
                 None
                 if kinds.intersection(f.owner_kinds)
-                else f"owner {f.owner_kinds[1] or 'none'} not in {sorted(kinds)}"
+                else f"owner {f.owner_kinds[1] or 'none'} not in {kinds_shown}"
             )
         )
     if spec.workloads:
         workloads = frozenset(spec.workloads)
+        workloads_shown = str(sorted(workloads))
         checks.append(
             lambda f: (
                 None
                 if f.workload in workloads
-                else f"workload {f.workload} not in {sorted(workloads)}"
+                else f"workload {f.workload} not in {workloads_shown}"
             )
         )
     if spec.requests:
         wanted = frozenset(spec.requests)
-        checks.append(
-            lambda f: (
-                None if wanted.intersection(f.resources) else f"requests none of {sorted(wanted)}"
-            )
-        )
+        wanted_reason = f"requests none of {sorted(wanted)}"
+        checks.append(lambda f: None if wanted.intersection(f.resources) else wanted_reason)
     if spec.extended_resources is not None:
         want = spec.extended_resources
         checks.append(
@@ -177,20 +198,26 @@ def first_failure(checks: list[Check], facts: PodFacts) -> str | None:
     return None
 
 
-def index_keys(spec: MatchSpec) -> tuple[str, tuple[str, ...]] | None:
+def index_keys(
+    spec: MatchSpec,
+) -> tuple[tuple[str, ...], tuple[tuple[str, str | None], ...]]:
     """What a policy can be found by, so most policies are never evaluated for a pod.
 
-    ("ns", names) when the policy lists exact namespaces only; ("label", keys) when its pod
-    selector requires one label key; None when it must be considered for every pod.
+    (names, ()) when the policy lists exact namespaces only; ((), pairs) when its pod selector
+    needs a label: (key, value) for each value it accepts, or (key, None) for any value;
+    ((), ()) when it must be considered for every pod.
     """
     if spec.namespaces and not any(any(c in n for c in "*?[") for n in spec.namespaces):
         # Deduplicated: a name listed twice must not make the policy a candidate twice.
-        return "ns", tuple(dict.fromkeys(spec.namespaces))
+        return tuple(dict.fromkeys(spec.namespaces)), ()
     selector = spec.pod_selector
     if selector is not None:
         if selector.match_labels:
-            return "label", (sorted(selector.match_labels)[0],)
+            key = sorted(selector.match_labels)[0]
+            return (), ((key, selector.match_labels[key]),)
         for expr in selector.match_expressions:
-            if expr.operator in ("In", "Exists"):
-                return "label", (expr.key,)
-    return None
+            if expr.operator == "In":
+                return (), tuple((expr.key, v) for v in dict.fromkeys(expr.values))
+            if expr.operator == "Exists":
+                return (), ((expr.key, None),)
+    return (), ()

@@ -46,6 +46,11 @@ def pointer(segments: Sequence[Segment]) -> str:
 
 
 def ops_for(pod: Mapping[str, Any], adds: Additions) -> list[Op]:
+    return patched(pod, adds)[0]
+
+
+def patched(pod: Mapping[str, Any], adds: Additions) -> tuple[list[Op], Mapping[str, Any]]:
+    """The operations that add `adds` to `pod`, and the pod they make."""
     ops: list[Op] = []
     doc = pod
 
@@ -66,7 +71,7 @@ def ops_for(pod: Mapping[str, Any], adds: Additions) -> list[Op]:
     extend(append_ops(doc, ("spec", "dnsConfig", "options"), adds.dns_options))
     extend(set_key_ops(doc, ("metadata", "annotations"), adds.annotations))
     extend(set_key_ops(doc, ("metadata", "labels"), adds.labels))
-    return ops
+    return ops, doc
 
 
 def _required_expression_ops(pod: Mapping[str, Any], exprs: list[dict[str, Any]]) -> list[Op]:

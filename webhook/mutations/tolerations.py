@@ -9,6 +9,7 @@ container or init container, in ascending byte order, appended unless an equal t
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -22,6 +23,7 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _NAME_PART = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
+@functools.lru_cache(maxsize=1024)  # a cluster uses a handful of resource names, on every pod
 def is_extended_resource_name(name: str) -> bool:
     """`helper.IsExtendedResourceName`, exactly (see docs/policies.md for the table)."""
     # IsNativeResource: no "/" at all, or "kubernetes.io/" anywhere (a substring test upstream).
