@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.pods import mutated, shipped
+from tests.pods import mutated
+from webhook.engine import CompiledPolicySet
 
 CASES = Path(__file__).parent / "cases"
 NAMES = sorted(p.name.removesuffix(".in.yaml") for p in CASES.glob("*.in.yaml"))
@@ -38,12 +39,12 @@ def test_every_case_has_an_expected_output() -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_golden_case(name: str) -> None:
+def test_golden_case(name: str, shipped_policies: CompiledPolicySet) -> None:
     before = _read(CASES / f"{name}.in.yaml")
     namespace = before["metadata"].get("namespace", "default")
     # `mutated` applies the patch with kubectl and jsonpatch, validates the Pod, checks that no
     # field of the input changed and that a second pass adds nothing.
-    _, after = mutated(shipped(), before, namespace)
+    _, after = mutated(shipped_policies, before, namespace)
     if UPDATE:
         _write_expected(name, after)
     assert after == _read(CASES / f"{name}.out.yaml")
