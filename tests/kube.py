@@ -27,16 +27,41 @@ def kubectl() -> str:
     return found
 
 
+def patch_text(ops: list[dict[str, Any]]) -> str:
+    """The patch as kubectl's `-p` takes it. kubectl parses it as YAML, which refuses the
+    surrogate pairs json.dumps writes for characters beyond the BMP, refuses raw DEL, C1
+    controls and U+FFFE/U+FFFF, and folds a raw U+0085 (NEL) into a space. So: raw UTF-8,
+    with only those escaped (the same JSON document)."""
+    text = json.dumps(ops, ensure_ascii=False)
+    return "".join(
+        f"\\u{ord(c):04x}" if "\x7f" <= c <= "\x9f" or c in "\ufffe\uffff" else c for c in text
+    )
+
+
 def kubectl_patch(obj: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
     """Apply a JSON Patch with `kubectl patch --local --type=json`; raises on failure."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(obj, f)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False)
         path = f.name
     try:
         done = subprocess.run(
-            [kubectl(), "patch", "--local", "-f", path, "--type=json", "-p", json.dumps(ops),
-             "-o", "json"],
-            capture_output=True, text=True, check=False,
+            [
+                kubectl(),
+                "patch",
+                "--local",
+                "-f",
+                path,
+                "--type=json",
+                "-p",
+                patch_text(ops),
+                "-o",
+                "json",
+                # kubectl hides metadata.managedFields when printing; the apiserver keeps them.
+                "--show-managed-fields",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
     finally:
         Path(path).unlink(missing_ok=True)

@@ -23,6 +23,41 @@ REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "policies"
 UID = "705ab4f5-6393-11e8-b7cc-42010a800002"
 
+# One policy that uses every mutation on every pod: with the shipped set, any generated or
+# hostile pod meets all the code that builds patches (escaping, whole-list vs append, maps).
+EVERY_MUTATION = """\
+apiVersion: pod-placement-webhook/v1
+kind: PlacementPolicy
+metadata: {name: every-mutation}
+spec:
+  order: 1000
+  add:
+    extendedResourceTolerations: {extraEffects: [NoExecute]}
+    tolerations:
+      - {key: example.com/pool, operator: Equal, value: a, effect: NoSchedule}
+    nodeAffinity:
+      required:
+        - {key: example.com/zone, operator: In, values: [a, b]}
+      preferred:
+        - weight: 5
+          matchExpressions: [{key: example.com/disk, operator: Exists}]
+    mirrorNodeSelector: true
+    workflowPodAffinity:
+      labelKeys: [workflows.argoproj.io/workflow, pipeline/runid]
+      weight: 7
+    dnsConfig:
+      options: [{name: ndots, value: "2"}, {name: edns0}]
+    annotations: {example.com/added: "yes", example.com/a.b: "~1"}
+    labels: {example.com/pool: a}
+"""
+
+
+def every_mutation_dir(tmp: Path) -> Path:
+    folder = tmp / "every-mutation"
+    folder.mkdir(exist_ok=True)
+    (folder / "every.yaml").write_text(EVERY_MUTATION)
+    return folder
+
 
 def review(
     obj: Any,
@@ -93,6 +128,38 @@ def gpu_pod(name: str = "train", **labels: str) -> dict[str, Any]:
             ]
         },
     }
+
+
+def kept(original: Any, result: Any, where: str = "") -> str | None:
+    """None when `result` keeps every value the user set in `original`, else where not.
+
+    Maps may gain keys, lists may gain items at the end (the webhook only appends) and keep
+    each item as a sub-document; scalars stay equal with their type. A null is "not set"
+    (Kubernetes reads it so), so a null may become a value.
+    """
+    if original is None:
+        return None
+    if isinstance(original, dict):
+        if not isinstance(result, dict):
+            return f"{where or '/'}: a map became {type(result).__name__}"
+        for key, value in original.items():
+            if key not in result and value is not None:
+                return f"{where}/{key}: removed"
+            found = kept(value, result.get(key), f"{where}/{key}")
+            if found:
+                return found
+        return None
+    if isinstance(original, list):
+        if not isinstance(result, list) or len(result) < len(original):
+            return f"{where}: list shortened or replaced"
+        for index, item in enumerate(original):
+            found = kept(item, result[index], f"{where}/{index}")
+            if found:
+                return found
+        return None
+    if type(original) is not type(result) or original != result:
+        return f"{where}: {original!r} became {result!r}"
+    return None
 
 
 def patch_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
