@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -161,33 +161,42 @@ class Metrics:
             ["policy"],
             registry=self.registry,
         )
+        # Children looked up once: `labels()` costs more than the increment it leads to.
+        self._children: dict[tuple[int, str], Any] = {}
         for result in RESULTS:
-            self.reviews.labels(result)
+            self._child(self.reviews, result)
         self.state = _StateCollector(store, namespaces)
         self.registry.register(self.state)
 
+    def _child(self, counter: Counter, label: str) -> Any:
+        key = (id(counter), label)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(label)
+        return child
+
     def observe_review(self, outcome: Outcome, seconds: float) -> None:
-        self.reviews.labels(outcome.result).inc()
+        self._child(self.reviews, outcome.result).inc()
         self.duration.observe(seconds)
         for name in outcome.applied:
-            self.patches.labels(name).inc()
+            self._child(self.patches, name).inc()
         for name in outcome.audited:
-            self.audits.labels(name).inc()
+            self._child(self.audits, name).inc()
         for name in outcome.failed:
-            self.errors.labels(name).inc()
+            self._child(self.errors, name).inc()
 
     def observe_invalid(self, seconds: float) -> None:
-        self.reviews.labels("invalid").inc()
+        self._child(self.reviews, "invalid").inc()
         self.duration.observe(seconds)
 
     def render(self) -> bytes:
         # Every loaded policy gets its series at 0, so rate() and alerts see a policy that has
         # not fired yet instead of no data.
         for policy in self.store.current.policies:
-            self.patches.labels(policy.name)
-            self.errors.labels(policy.name)
+            self._child(self.patches, policy.name)
+            self._child(self.errors, policy.name)
             if policy.policy.spec.mode == "audit":
-                self.audits.labels(policy.name)
+                self._child(self.audits, policy.name)
         registry = self.registry
         directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if directory:
