@@ -273,7 +273,7 @@ def mutate(
         ops += policy_ops
         working = new_working
         applied.append(policy.name)
-        facts = facts.updated(working, adds)
+        facts.advance(working, adds)
 
     if applied:
         try:

@@ -56,23 +56,19 @@ class PodFacts:
     def own_placement(self) -> bool:
         return podlib.has_own_placement(self.pod, self.extended)
 
-    def updated(self, pod: Mapping[str, Any], added: Additions) -> PodFacts:
-        """The facts of `pod`, which is this pod with `added` applied. What the additions
-        cannot change is kept (policies never add containers or owners), so a policy that adds
+    def advance(self, pod: Mapping[str, Any], added: Additions) -> None:
+        """Now about `pod`, this pod with `added` applied: only the facts the additions can
+        change are forgotten (policies never add containers or owners), so a policy that adds
         an annotation does not make every later one read the containers again."""
-        fresh = PodFacts(pod, self.namespace, self.namespace_labels)
-        kept = ["owner_kinds", "resources", "extended"]
-        if not added.labels:
-            kept.append("labels")
-        if not added.annotations:
-            kept.append("annotations")
-        if not (added.labels or added.annotations):
-            kept.append("workload")
-        if not (added.tolerations or added.node_required or added.node_preferred):
-            kept.append("own_placement")
+        self.pod = pod
+        stale = []
+        if added.labels or added.annotations:
+            stale += ["labels", "annotations", "workload"]
+        if added.tolerations or added.node_required or added.node_preferred:
+            stale.append("own_placement")
         known = vars(self)  # where cached_property keeps the facts computed so far
-        vars(fresh).update((name, known[name]) for name in kept if name in known)
-        return fresh
+        for name in stale:
+            known.pop(name, None)
 
 
 Check = Callable[[PodFacts], str | None]
