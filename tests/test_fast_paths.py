@@ -127,3 +127,31 @@ def test_the_index_offers_policies_by_label_value(
 ) -> None:
     policies = compiled(*VALUES)
     assert [p.name for p in policies.candidates("web", labels)] == offered
+
+
+GLOBS = [
+    policy("ml-any", {"labels": {"seen": "ml"}}, match={"namespaces": ["ml-*"]}),
+    policy("team-a-or-b", {"labels": {"seen": "team"}}, match={"namespaces": ["team-[ab]", "x"]}),
+]
+
+
+@pytest.mark.parametrize(
+    ("namespace", "offered"),
+    [
+        ("ml-train", ["ml-any"]),
+        ("team-b", ["team-a-or-b"]),
+        ("x", ["team-a-or-b"]),
+        ("web", []),
+    ],
+    ids=[
+        "a glob",
+        "a character class",
+        "an exact name beside a glob",
+        "no glob matches",
+    ],
+)
+def test_the_index_offers_glob_policies_by_namespace(namespace: str, offered: list[str]) -> None:
+    policies = compiled(*GLOBS)
+    assert [p.name for p in policies.candidates(namespace, {})] == offered
+    # Asked again, the answer comes from the per-namespace cache.
+    assert [p.name for p in policies.candidates(namespace, {})] == offered

@@ -7,6 +7,8 @@ reported; it never blocks the pod.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -60,6 +62,8 @@ class CompiledPolicySet:
     by_namespace: Mapping[str, tuple[CompiledPolicy, ...]]
     # (label key, value) for a selector that needs that value, (label key, None) for any value.
     by_label: Mapping[tuple[str, str | None], tuple[CompiledPolicy, ...]]
+    # Policies whose namespaces include a glob, those that match one namespace.
+    by_namespace_glob: Callable[[str], tuple[CompiledPolicy, ...]]
     placement_excluded: Callable[[str], bool]
 
     @property
@@ -69,14 +73,18 @@ class CompiledPolicySet:
     def candidates(self, namespace: str, pod_labels: Mapping[str, Any]) -> list[CompiledPolicy]:
         found = list(self.always)
         found += self.by_namespace.get(namespace, ())
+        found += self.by_namespace_glob(namespace)
         if self.by_label:
             for key, value in pod_labels.items():
                 found += self.by_label.get((key, None), ())
                 if isinstance(value, str):  # the pod is raw input: a value may be anything
                     found += self.by_label.get((key, value), ())
         if len(found) != len(self.always):
-            found.sort(key=lambda p: p.position)
+            found.sort(key=_position)
         return found
+
+
+_position = operator.attrgetter("position")
 
 
 def compile_policy_set(policy_set: PolicySet) -> CompiledPolicySet:
@@ -94,6 +102,7 @@ def compile_policy_set(policy_set: PolicySet) -> CompiledPolicySet:
     always: list[CompiledPolicy] = []
     by_namespace: dict[str, list[CompiledPolicy]] = defaultdict(list)
     by_label: dict[tuple[str, str | None], list[CompiledPolicy]] = defaultdict(list)
+    globbed: list[tuple[Callable[[str], bool], CompiledPolicy]] = []
     for c in compiled:
         names, label_values = index_keys(c.policy.spec.match)
         if names:
@@ -102,14 +111,23 @@ def compile_policy_set(policy_set: PolicySet) -> CompiledPolicySet:
         elif label_values and label_values[0][0] not in added_labels:
             for pair in label_values:
                 by_label[pair].append(c)
+        elif c.policy.spec.match.namespaces:
+            globbed.append((glob_matcher(c.policy.spec.match.namespaces), c))
         else:
             always.append(c)
+
+    # A cluster has hundreds of namespaces: each one's glob matches are worked out once.
+    @functools.lru_cache(maxsize=4096)
+    def by_namespace_glob(namespace: str) -> tuple[CompiledPolicy, ...]:
+        return tuple(c for matches, c in globbed if matches(namespace))
+
     return CompiledPolicySet(
         source=policy_set,
         policies=compiled,
         always=tuple(always),
         by_namespace={k: tuple(v) for k, v in by_namespace.items()},
         by_label={k: tuple(v) for k, v in by_label.items()},
+        by_namespace_glob=by_namespace_glob,
         placement_excluded=glob_matcher(policy_set.settings.placement_excluded_namespaces),
     )
 
