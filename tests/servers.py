@@ -54,18 +54,31 @@ def running_server(
     """Start the server, wait until /readyz answers, stop it with SIGTERM afterwards."""
     cert_file, key_file, ca_file = cert or ensure_dev_certificate(tmp / "certs")
     port, health_port = free_port(), free_port()
-    args = [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--health-port", str(health_port), "--cert-file", str(cert_file),
-            "--key-file", str(key_file)]
+    args = [
+        str(BIN),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--health-port",
+        str(health_port),
+        "--cert-file",
+        str(cert_file),
+        "--key-file",
+        str(key_file),
+    ]
     for p in policies:
         args += ["--policies", str(p)]
     args += list(extra_args)
     log_file = tmp / f"server-{port}.log"
     with log_file.open("wb") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
-                                   env={**os.environ, **(env or {})})
-    server = RunningServer(process, f"https://localhost:{port}",
-                           f"http://127.0.0.1:{health_port}", ca_file, log_file)
+        process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env={**os.environ, **(env or {})}
+        )
+    server = RunningServer(
+        process, f"https://localhost:{port}", f"http://127.0.0.1:{health_port}", ca_file, log_file
+    )
     try:
         _wait_ready(server)
         yield server

@@ -27,16 +27,34 @@ GPU_ARGO_POD: dict[str, Any] = {
         "generateName": "train-",
         "namespace": "ml",
         "labels": {"workflows.argoproj.io/workflow": "train-abc"},
-        "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-                             "name": "train-abc", "uid": "0f0e", "controller": True}],
+        "ownerReferences": [
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Workflow",
+                "name": "train-abc",
+                "uid": "0f0e",
+                "controller": True,
+            }
+        ],
     },
     "spec": {
-        "containers": [{"name": "main", "image": "trainer:1",
-                        "resources": {"requests": {"nvidia.com/gpu": "1"},
-                                      "limits": {"nvidia.com/gpu": "1"}}}],
+        "containers": [
+            {
+                "name": "main",
+                "image": "trainer:1",
+                "resources": {
+                    "requests": {"nvidia.com/gpu": "1"},
+                    "limits": {"nvidia.com/gpu": "1"},
+                },
+            }
+        ],
         "tolerations": [
-            {"key": "node.kubernetes.io/not-ready", "operator": "Exists",
-             "effect": "NoExecute", "tolerationSeconds": 300},
+            {
+                "key": "node.kubernetes.io/not-ready",
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 300,
+            },
         ],
     },
 }
@@ -63,8 +81,10 @@ def review(
         "name": "",
         "namespace": namespace,
         "operation": operation,
-        "userInfo": {"username": "system:serviceaccount:argo:argo-workflow-controller",
-                     "groups": ["system:serviceaccounts"]},
+        "userInfo": {
+            "username": "system:serviceaccount:argo:argo-workflow-controller",
+            "groups": ["system:serviceaccounts"],
+        },
         "object": obj,
         "oldObject": None,
         "dryRun": dry_run,
@@ -73,8 +93,11 @@ def review(
     if sub_resource:
         request["subResource"] = sub_resource
         request["requestSubResource"] = sub_resource
-    return {"apiVersion": f"admission.k8s.io/{version}", "kind": "AdmissionReview",
-            "request": request}
+    return {
+        "apiVersion": f"admission.k8s.io/{version}",
+        "kind": "AdmissionReview",
+        "request": request,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -115,16 +138,19 @@ def test_gpu_workflow_pod_gets_a_patch_that_kubectl_applies(client: httpx.Client
     mutated = apply_both(GPU_ARGO_POD, patch_of(answer))
     validate_pod(mutated)
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in (
-        mutated["spec"]["tolerations"])
+        mutated["spec"]["tolerations"]
+    )
     assert mutated["spec"]["tolerations"][0] == GPU_ARGO_POD["spec"]["tolerations"][0]
     terms = mutated["spec"]["affinity"]["nodeAffinity"][
-        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert terms == [{"matchExpressions": [{"key": "ng-name", "operator": "In",
-                                            "values": ["g1"]}]}]
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]["nodeSelectorTerms"]
+    assert terms == [{"matchExpressions": [{"key": "ng-name", "operator": "In", "values": ["g1"]}]}]
     applied = response["auditAnnotations"]["policies"].split(",")
     assert "extended-resource-tolerations" in applied
-    assert mutated["metadata"]["annotations"]["pod-placement-webhook/policies"] == (
-        response["auditAnnotations"]["policies"])
+    assert (
+        mutated["metadata"]["annotations"]["pod-placement-webhook/policies"]
+        == (response["auditAnnotations"]["policies"])
+    )
 
 
 def test_the_patched_pod_sent_again_gets_no_patch(client: httpx.Client) -> None:
@@ -151,17 +177,19 @@ def test_v1beta1_review_is_answered_in_v1beta1(client: httpx.Client) -> None:
         ("a DELETE is allowed unchanged", {"operation": "DELETE"}),
         ("a CONNECT is allowed unchanged", {"operation": "CONNECT"}),
         ("a pods/status subresource is allowed unchanged", {"sub_resource": "status"}),
-        ("a pods/ephemeralcontainers subresource is allowed unchanged",
-         {"sub_resource": "ephemeralcontainers"}),
+        (
+            "a pods/ephemeralcontainers subresource is allowed unchanged",
+            {"sub_resource": "ephemeralcontainers"},
+        ),
         ("a Deployment is allowed unchanged", {"resource": "deployments", "kind": "Deployment"}),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )
-def test_only_pod_create_is_mutated(client: httpx.Client, name: str,
-                                    changes: dict[str, Any]) -> None:
+def test_only_pod_create_is_mutated(
+    client: httpx.Client, name: str, changes: dict[str, Any]
+) -> None:
     answer = post(client, review(GPU_ARGO_POD, **changes)).json()
-    assert answer["response"] == {"uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
-                                  "allowed": True}
+    assert answer["response"] == {"uid": "705ab4f5-6393-11e8-b7cc-42010a800002", "allowed": True}
 
 
 def test_a_delete_with_a_null_object_is_allowed(client: httpx.Client) -> None:
@@ -183,11 +211,14 @@ def test_a_pod_with_only_generate_name_and_no_namespace_in_metadata(client: http
 
 
 def test_a_pod_that_needs_nothing_gets_no_patch(client: httpx.Client) -> None:
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "sys"},
-           "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "sys"},
+        "spec": {"containers": [{"name": "c", "image": "i"}]},
+    }
     answer = post(client, review(pod, namespace="kube-system")).json()
-    assert answer["response"] == {"uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
-                                  "allowed": True}
+    assert answer["response"] == {"uid": "705ab4f5-6393-11e8-b7cc-42010a800002", "allowed": True}
 
 
 @pytest.mark.parametrize(
@@ -198,13 +229,25 @@ def test_a_pod_that_needs_nothing_gets_no_patch(client: httpx.Client) -> None:
         (b'{"apiVersion": "v1", "kind": "AdmissionReview", "request": {}}', "apiVersion"),
         (b'{"apiVersion": "admission.k8s.io/v1", "kind": "Pod"}', "kind must be AdmissionReview"),
         (b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}', "request"),
-        (b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", '
-         b'"request": {"uid": "", "operation": "CREATE"}}', "uid"),
-        (json.dumps(review({"spec": {}}) | {"request": review(None)["request"]}).encode(),
-         "object"),
+        (
+            b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", '
+            b'"request": {"uid": "", "operation": "CREATE"}}',
+            "uid",
+        ),
+        (
+            json.dumps(review({"spec": {}}) | {"request": review(None)["request"]}).encode(),
+            "object",
+        ),
     ],
-    ids=["not JSON", "a JSON array", "a wrong apiVersion", "a wrong kind", "no request",
-         "an empty uid", "a pod CREATE without the pod"],
+    ids=[
+        "not JSON",
+        "a JSON array",
+        "a wrong apiVersion",
+        "a wrong kind",
+        "no request",
+        "an empty uid",
+        "a pod CREATE without the pod",
+    ],
 )
 def test_malformed_reviews_get_400_with_a_readable_message(
     client: httpx.Client, body: bytes, message: str
@@ -235,9 +278,10 @@ def test_a_policy_that_fails_on_a_pod_is_skipped_with_a_warning(tmp_path: Path) 
     )
     pod = copy.deepcopy(GPU_ARGO_POD)
     pod["metadata"]["labels"] = "not-a-map"
-    with running_server(tmp_path, [policies]) as server, httpx.Client(
-        base_url=server.url, verify=server.ssl_context()
-    ) as c:
+    with (
+        running_server(tmp_path, [policies]) as server,
+        httpx.Client(base_url=server.url, verify=server.ssl_context()) as c,
+    ):
         r = post(c, review(pod))
         log = server.log()
     assert r.status_code == 200

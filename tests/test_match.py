@@ -594,6 +594,10 @@ WORKLOADS = {
     ),
     "a mirror pod": (pod(annotations=MIRROR_ANNOTATIONS, owners=[NODE]), "mirror"),
     "a Deployment pod": (pod(owners=[REPLICASET]), "deployment"),
+    "a pod of an unknown controller kind": (
+        pod(owners=[owner("Rollout", "argoproj.io/v1alpha1", "web")]),
+        "other",
+    ),
     "a bare pod": (pod(), "bare"),
 }
 

@@ -24,12 +24,14 @@ WORKLOADS = (
     "job",
     "statefulset",
     "deployment",
+    "other",
     "bare",
 )
 
 
 def workload_of(pod: Pod) -> str:
-    """One name from WORKLOADS; `bare` for a pod with no controller and no known signature."""
+    """One name from WORKLOADS: `other` for a pod whose controller is of a kind not listed
+    (an Argo Rollout, a custom operator), `bare` for a pod with no controller at all."""
     pod_labels = labels_of(pod)
     kind, group_kind = owner_kind_names(pod)
     if kind == "DaemonSet":
@@ -67,4 +69,4 @@ def workload_of(pod: Pod) -> str:
         return "statefulset"
     if kind == "ReplicaSet":
         return "deployment"
-    return "bare"
+    return "other" if kind else "bare"

@@ -108,6 +108,7 @@ class MatchSpec(Strict):
             "deployment",
             "daemonset",
             "mirror",
+            "other",
             "bare",
         ],
         ...,
