@@ -38,7 +38,7 @@ def escape(segment: Segment) -> str:
 
 
 def unescape(segment: str) -> str:
-    return segment.replace("~1", "/").replace("~0", "~")
+    return segment.replace("~1", "/").replace("~0", "~") if "~" in segment else segment
 
 
 def pointer(segments: Sequence[Segment]) -> str:
@@ -89,7 +89,7 @@ def _required_expression_ops(pod: Mapping[str, Any], exprs: list[dict[str, Any]]
 
 def _get(doc: Any, path: Sequence[Segment]) -> Any:
     for segment in path:
-        if isinstance(doc, Mapping):
+        if type(doc) is dict or isinstance(doc, Mapping):
             doc = doc.get(segment)
         elif isinstance(doc, list) and isinstance(segment, int) and segment < len(doc):
             doc = doc[segment]
@@ -101,7 +101,7 @@ def _get(doc: Any, path: Sequence[Segment]) -> Any:
 def _first_missing(doc: Any, path: Sequence[Segment]) -> tuple[int, Any]:
     """Index of the first segment of `path` absent (or null) in `doc`, and the node reached."""
     for depth, segment in enumerate(path):
-        if isinstance(doc, Mapping):
+        if type(doc) is dict or isinstance(doc, Mapping):
             if doc.get(segment) is None:
                 return depth, doc
             doc = doc[segment]
@@ -172,7 +172,7 @@ def apply_ops(doc: Mapping[str, Any], ops: Sequence[Op]) -> dict[str, Any]:
 
 def _add(node: Any, segments: list[str], value: Any) -> Any:
     head, rest = segments[0], segments[1:]
-    if isinstance(node, Mapping):
+    if type(node) is dict or isinstance(node, Mapping):
         copy = dict(node)
         copy[head] = _add(node[head], rest, value) if rest else value
         return copy

@@ -27,6 +27,10 @@ def _map(value: Any) -> Mapping[str, Any]:
     return value if value is not None and isinstance(value, Mapping) else {}
 
 
+def _is_map(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
@@ -55,7 +59,7 @@ def display_name(pod: Pod) -> str:
 
 def controller_owner(pod: Pod) -> Mapping[str, Any] | None:
     for ref in _list(metadata(pod).get("ownerReferences")):
-        if isinstance(ref, Mapping) and ref.get("controller") is True:
+        if _is_map(ref) and ref.get("controller") is True:
             return ref
     return None
 
@@ -73,12 +77,7 @@ def owner_kind_names(pod: Pod) -> tuple[str, str]:
 def containers(pod: Pod) -> list[Mapping[str, Any]]:
     """Containers and init containers (sidecars included); ephemeral containers are not."""
     s = spec(pod)
-    return [
-        c
-        for key in ("containers", "initContainers")
-        for c in _list(s.get(key))
-        if type(c) is dict or isinstance(c, Mapping)
-    ]
+    return [c for key in ("containers", "initContainers") for c in _list(s.get(key)) if _is_map(c)]
 
 
 def requested_resources(pod: Pod) -> set[str]:
@@ -96,7 +95,7 @@ def requested_resources(pod: Pod) -> set[str]:
 
 
 def tolerations(pod: Pod) -> list[Mapping[str, Any]]:
-    return [t for t in _list(spec(pod).get("tolerations")) if isinstance(t, Mapping)]
+    return [t for t in _list(spec(pod).get("tolerations")) if _is_map(t)]
 
 
 def node_affinity(pod: Pod) -> Mapping[str, Any]:
@@ -105,18 +104,18 @@ def node_affinity(pod: Pod) -> Mapping[str, Any]:
 
 def required_node_terms(pod: Pod) -> list[Mapping[str, Any]]:
     required = _map(node_affinity(pod).get("requiredDuringSchedulingIgnoredDuringExecution"))
-    return [t for t in _list(required.get("nodeSelectorTerms")) if isinstance(t, Mapping)]
+    return [t for t in _list(required.get("nodeSelectorTerms")) if _is_map(t)]
 
 
 def preferred_node_terms(pod: Pod) -> list[Mapping[str, Any]]:
     preferred = node_affinity(pod).get("preferredDuringSchedulingIgnoredDuringExecution")
-    return [t for t in _list(preferred) if isinstance(t, Mapping)]
+    return [t for t in _list(preferred) if _is_map(t)]
 
 
 def preferred_pod_affinity_terms(pod: Pod) -> list[Mapping[str, Any]]:
     pod_affinity = _map(_map(spec(pod).get("affinity")).get("podAffinity"))
     preferred = pod_affinity.get("preferredDuringSchedulingIgnoredDuringExecution")
-    return [t for t in _list(preferred) if isinstance(t, Mapping)]
+    return [t for t in _list(preferred) if _is_map(t)]
 
 
 def node_selector(pod: Pod) -> Mapping[str, Any]:
@@ -125,7 +124,7 @@ def node_selector(pod: Pod) -> Mapping[str, Any]:
 
 def dns_options(pod: Pod) -> list[Mapping[str, Any]]:
     config = _map(spec(pod).get("dnsConfig"))
-    return [o for o in _list(config.get("options")) if isinstance(o, Mapping)]
+    return [o for o in _list(config.get("options")) if _is_map(o)]
 
 
 def is_daemonset_or_mirror(pod: Pod) -> bool:
