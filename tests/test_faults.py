@@ -86,8 +86,10 @@ class Load:
                 )
                 try:
                     conn.connect()
-                except ConnectionRefusedError:
-                    self.count("refused")
+                except OSError as exc:
+                    # No request was sent: refused, or reset in the handshake as the listener
+                    # closes (SIGTERM). Either is a failure for every other fault.
+                    self.count("refused", f"{type(exc).__name__}: {exc}")
                     conn = None
                     time.sleep(0.05)
                     continue
@@ -173,6 +175,7 @@ def report(fault: str, load: Load) -> None:
 
 def assert_nothing_failed(load: Load) -> None:
     assert load.failures == [], load.failures
+    assert load.outcomes["refused"] == 0
     assert load.outcomes["answered"] == load.sent > 0
 
 
