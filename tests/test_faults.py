@@ -413,10 +413,12 @@ def refused(server: RunningServer) -> bool:
     return False
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["one process", "two worker processes"])
 def test_sigterm_under_load_completes_in_flight_reviews_and_refuses_new_ones(
-    tmp_path: Path,
+    tmp_path: Path, workers: int
 ) -> None:
-    with running_server(tmp_path, [SHIPPED]) as server, load_on(server) as load:
+    args = ["--workers", str(workers)]
+    with running_server(tmp_path, [SHIPPED], args) as server, load_on(server) as load:
         in_flight = [InFlight(server) for _ in range(5)]
         time.sleep(0.2)  # let the server read the heads: these requests have begun
         server.process.send_signal(signal.SIGTERM)
@@ -425,7 +427,7 @@ def test_sigterm_under_load_completes_in_flight_reviews_and_refuses_new_ones(
         load.stop.set()
         # Within the grace period, or kubelet would kill it: raises TimeoutExpired otherwise.
         code = server.process.wait(timeout=GRACE_SECONDS)
-    report("(d) SIGTERM", load)
+    report(f"(d) SIGTERM, {workers} worker(s)", load)
     print(f"in flight at SIGTERM: {len(answers)}, answered: {sum(s == 200 for s, _ in answers)}")
     assert [status for status, _ in answers] == [200] * len(in_flight)
     assert all(patch_of(json.loads(body)) for _, body in answers)

@@ -63,6 +63,12 @@ def serve_workers(options: ServeOptions, workers: int) -> int:
     try:
         for _ in range(workers):
             children.add(_fork_worker(options, listeners))
+        # The kernel accepts connections on a listening socket while any process holds it:
+        # kept open here, it would queue new connections after SIGTERM, when the workers no
+        # longer accept, instead of refusing them. The workers hold their own copies.
+        listeners.webhook.close()
+        if listeners.health is not None:
+            listeners.health.close()
         for sig in _STOP_SIGNALS:
             signal.signal(sig, forward)
     finally:
