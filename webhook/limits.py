@@ -18,6 +18,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 MAX_BODY_BYTES = 3 * 1024 * 1024
 MAX_HEAD_BYTES = 64 * 1024  # request line + headers; a real review sends well under 1 KiB
 READ_TIMEOUT_SECONDS = 10.0  # longer than any `timeoutSeconds` the apiserver may use (max 30)
+DRAIN_SECONDS = 1.0  # how long an idle kept-alive connection stays open after SIGTERM
 
 
 async def _answer(send: Send, status: int, message: str) -> None:
@@ -111,9 +112,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 def guarded_protocol(
     head_timeout: float = READ_TIMEOUT_SECONDS, max_head_bytes: int = MAX_HEAD_BYTES
 ) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol with a deadline and a size cap on the request head.
+    """uvicorn's httptools protocol with a deadline and a size cap on the request head, and a
+    drain on shutdown.
 
-    Without it a connection that sends nothing, or dribbles header bytes (slowloris), stays
+    Without them a connection that sends nothing, or dribbles header bytes (slowloris), stays
     open for ever, and headers grow without bound. The deadline starts when the connection
     opens or when the first byte of a new request arrives on a kept-alive connection.
     """
@@ -122,6 +124,7 @@ def guarded_protocol(
         _head_timer: asyncio.TimerHandle | None = None
         _head_bytes = 0
         _refused = False
+        _draining = False
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -152,6 +155,25 @@ def guarded_protocol(
                 return
             self._stop_timer()
             super().on_headers_complete()
+            if self._draining:
+                self.cycle.keep_alive = False  # answered with `connection: close`
+
+        def shutdown(self) -> None:
+            """Graceful stop (SIGTERM). uvicorn closes a kept-alive connection with no request
+            in progress at once; a review already on its way on it would then be dropped
+            unread (the client only sees the connection close). Instead it gets
+            DRAIN_SECONDS to arrive, and is answered with `connection: close`."""
+            if self.cycle is None or self.cycle.response_complete:
+                self._draining = True
+                self.loop.call_later(DRAIN_SECONDS, self._close_if_idle)
+            else:
+                super().shutdown()
+
+        def _close_if_idle(self) -> None:
+            if (self.cycle is None or self.cycle.response_complete) and not (
+                self.transport.is_closing()
+            ):
+                self.transport.close()
 
         def on_body(self, body: bytes) -> None:
             if not self._refused:
