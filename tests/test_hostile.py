@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -89,14 +88,12 @@ HOSTILE_KEYS = {
 }
 
 
-def test_label_and_annotation_keys_with_slash_tilde_and_unicode_are_kept() -> None:
+def test_label_and_annotation_keys_with_slash_tilde_and_unicode_are_kept(
+    client: AppClient,
+) -> None:
     pod = gpu_pod()
     pod["metadata"]["labels"].update(HOSTILE_KEYS)
     pod["metadata"]["annotations"] = dict(HOSTILE_KEYS)
-    with_client(lambda c: check_hostile_keys(c, pod))
-
-
-def check_hostile_keys(client: AppClient, pod: Pod) -> None:
     response, after = admitted(client, pod)
     for key, value in HOSTILE_KEYS.items():
         assert after["metadata"]["labels"][key] == value
@@ -104,17 +101,6 @@ def check_hostile_keys(client: AppClient, pod: Pod) -> None:
     # Our own key, escaped as ~1, went next to the pod's literal "~1" look-alike.
     assert after["metadata"]["annotations"][PROVENANCE] == response["auditAnnotations"]["policies"]
     assert after["metadata"]["labels"]["example.com/pool"] == "a"
-
-
-def with_client(check: Callable[[AppClient], None]) -> None:
-    with app_client([SHIPPED, _every_dir()]) as c:
-        check(c)
-
-
-def _every_dir() -> Path:
-    import tempfile
-
-    return every_mutation_dir(Path(tempfile.mkdtemp(prefix="hostile-")))
 
 
 def test_node_selector_text_copied_into_the_patch_keeps_every_character(
@@ -187,11 +173,11 @@ def test_a_pod_with_thousands_of_labels_and_a_1_mib_annotation(client: AppClient
 # --- every optional field; nulls; wrong types ----------------------------------------------
 
 
-def test_a_pod_with_every_optional_field_set() -> None:
+def test_a_pod_with_every_optional_field_set(client: AppClient) -> None:
     pod = {**every_field(), "apiVersion": "v1", "kind": "Pod"}
     validate_pod(pod)
     assert len(json.dumps(pod)) > 10_000  # really every field, to six levels
-    with_client(lambda c: admitted(c, pod, namespace="ml"))
+    admitted(client, pod, namespace="ml")
 
 
 NULLABLE_LISTS = [
