@@ -20,6 +20,7 @@ class HttpsRow:
     concurrency: int
     result: WrkResult
     rss_kib: int  # the most seen while the load ran, summed over the server's processes
+    cpu_us: float  # server CPU time per request answered, all workers together
 
 
 @contextmanager
@@ -63,11 +64,13 @@ def load_server(
         best: dict[str, HttpsRow] = {}
         for _ in range(repeats):
             for path in ("/floor", "/mutate"):
+                cpu = server.cpu_seconds()
                 with peak_rss(server) as peak:
                     result = run_wrk(
                         wrk, server.url + path, body_file, connections, seconds, script
                     )
-                row = HttpsRow(server.workers, path, connections, result, peak[0])
+                cpu = (server.cpu_seconds() - cpu) / max(result.requests, 1) * 1e6
+                row = HttpsRow(server.workers, path, connections, result, peak[0], cpu)
                 if path not in best or result.rps > best[path].result.rps:
                     best[path] = row
         rows += [best["/floor"], best["/mutate"]]

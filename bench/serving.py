@@ -7,6 +7,7 @@ processes, behind the same TLS, HTTP parser, middleware and router as `/mutate`.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -37,6 +38,12 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []
@@ -54,6 +61,10 @@ class Server:
     def worker_pids(self) -> list[int]:
         """The processes that answer requests: the server itself, or its forked workers."""
         return children(self.process.pid) if self.workers > 1 else [self.process.pid]
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the processes that answer requests."""
+        return sum(cpu_seconds(pid) for pid in self.worker_pids())
 
     def rss(self) -> tuple[int, int]:
         """(sum over all processes, largest worker) in KiB; the sum includes the parent that
