@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 if TYPE_CHECKING:
-    from bench.__main__ import Results
+    from bench.run import Results
 
 
 def write_plots(results: Results, out: Path) -> list[Path]:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bench.__main__ import Results
     from bench.https_load import HttpsRow
+    from bench.run import Results
 
 LIBRARIES = (
     "fastapi",
