@@ -189,6 +189,11 @@ def _https(results: Results, workers: int, path: str, connections: int) -> Https
     return None
 
 
+def _ratios(*pairs: tuple[float, float]) -> str:
+    """'1.50x / 2.00x' for (webhook, floor) pairs."""
+    return " / ".join(f"{hook / floor:.2f}x" if floor else "-" for hook, floor in pairs)
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -278,7 +283,7 @@ def _https_section(results: Results) -> list[str]:
                     f"{h.rps / f.rps:.0%}" if f.rps else "-",
                     f"{f.p50_ms:.2f} / {f.p99_ms:.2f}",
                     f"{h.p50_ms:.2f} / {h.p99_ms:.2f}",
-                    f"{h.p99_ms / f.p99_ms:.2f}x" if f.p99_ms else "-",
+                    _ratios((h.p50_ms, f.p50_ms), (h.p99_ms, f.p99_ms)),
                     f"{floor.cpu_us:.0f} / {hook.cpu_us:.0f} ({hook.cpu_us / floor.cpu_us:.2f}x)",
                     str(f.errors + h.errors),
                 ]
@@ -303,7 +308,7 @@ def _https_section(results: Results) -> list[str]:
                 "ratio",
                 "floor p50 / p99 ms",
                 "webhook p50 / p99 ms",
-                "p99 ratio",
+                "latency ratio p50 / p99",
                 "server CPU µs per request: floor / webhook",
                 "errors",
             ],
@@ -325,8 +330,12 @@ def _burst_section(results: Results) -> list[str]:
                 f"{hook.succeeded} / {hook.sent}",
                 f"{floor.p50_ms:.1f} / {floor.p99_ms:.1f} / {floor.max_ms:.1f}",
                 f"{hook.p50_ms:.1f} / {hook.p99_ms:.1f} / {hook.max_ms:.1f}",
-                f"{hook.p99_ms / floor.p99_ms:.2f}x" if floor.p99_ms else "-",
-                f"{hook.seconds:.2f} s ({hook.rps:.0f}/s)",
+                _ratios(
+                    (hook.p50_ms, floor.p50_ms),
+                    (hook.p99_ms, floor.p99_ms),
+                    (hook.max_ms, floor.max_ms),
+                ),
+                f"{floor.seconds:.2f} s / {hook.seconds:.2f} s ({hook.rps:.0f}/s)",
             ]
         )
     failures = [f"- {w} worker(s): {f}" for (w, p), b in results.bursts.items() for f in b.failures]
@@ -345,8 +354,8 @@ def _burst_section(results: Results) -> list[str]:
                 "answered correctly",
                 "floor p50 / p99 / max ms",
                 "webhook p50 / p99 / max ms",
-                "p99 ratio",
-                "whole burst",
+                "latency ratio p50 / p99 / max",
+                "whole burst: floor / webhook",
             ],
             rows,
         ),
