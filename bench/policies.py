@@ -8,6 +8,7 @@ workload and annotation clauses; about one in a hundred matches the benchmark po
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -134,8 +135,10 @@ def compiled_set(total: int | None) -> CompiledPolicySet:
 
 
 def write_policy_dir(directory: Path, total: int | None) -> Path:
-    """The same set as files, for a server to load with --policies."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """The same set as files, for a server to load with --policies; what an earlier run left
+    in `directory` is removed first (a renamed shipped file would otherwise load twice)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
     for name, data in default_sources():
         (directory / Path(name).name).write_bytes(data)
     if total is not None:
