@@ -8,7 +8,7 @@ sends what the client wrote (defaulted), and a webhook bug must not block a pod.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 Pod = Mapping[str, Any]
 
@@ -27,7 +27,7 @@ def _map(value: Any) -> Mapping[str, Any]:
     return value if value is not None and isinstance(value, Mapping) else {}
 
 
-def _is_map(value: Any) -> bool:
+def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
     return type(value) is dict or isinstance(value, Mapping)
 
 
