@@ -9,7 +9,7 @@ builder meets every shape of pod.
 How many examples: `HYPOTHESIS_PROFILE=ci` (the default) runs 300 in process and 40 over real
 TLS; the soak profile runs the profile's count (10,000) in process and a tenth of it over TLS:
 
-    HYPOTHESIS_PROFILE=soak .venv/bin/pytest tests/test_fuzz.py -p no:randomly -q
+    HYPOTHESIS_PROFILE=soak .venv/bin/pytest tests/test_fuzz.py tests/test_schemathesis.py -q
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from tests.servers import running_server
 PROFILE_EXAMPLES = settings.default.max_examples
 IN_PROCESS = max(300, PROFILE_EXAMPLES)
 OVER_TLS = max(40, PROFILE_EXAMPLES // 10)
+# pytest-timeout's 300 s fits the CI counts; a soak run needs about a second per example.
+TIMEOUT = pytest.mark.timeout(max(300, IN_PROCESS))
 RELAXED = {
     "deadline": None,  # every example shells out to kubectl
     "suppress_health_check": [
@@ -55,6 +57,18 @@ def in_namespace(pod_and_namespace: tuple[dict[str, Any], str]) -> tuple[dict[st
 PODS_IN_NAMESPACES = st.tuples(pods(), NAMESPACES).map(in_namespace)
 
 Post = Callable[[dict[str, Any]], httpx.Response]
+PROVENANCE = "pod-placement-webhook/policies"
+
+
+def split_provenance(pod: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The pod without the webhook's provenance annotation, and that annotation's value."""
+    metadata = pod.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    if not isinstance(annotations, dict) or PROVENANCE not in annotations:
+        return pod, None
+    rest = {k: v for k, v in annotations.items() if k != PROVENANCE}
+    value = annotations[PROVENANCE]
+    return {**pod, "metadata": {**metadata, "annotations": rest}}, value
 
 
 def check_admitted(post: Post, pod: dict[str, Any], namespace: str) -> None:
@@ -66,8 +80,12 @@ def check_admitted(post: Post, pod: dict[str, Any], namespace: str) -> None:
     assert answer["response"]["uid"] == UID
     after = apply_both(pod, patch_of(answer))
     validate_pod(after)
-    lost = kept(pod, after)
+    mine, theirs = split_provenance(pod), split_provenance(after)
+    lost = kept(mine[0], theirs[0])
     assert lost is None, f"a field the user set changed: {lost}"
+    # The webhook's own annotation is the one value it extends: the names already listed stay.
+    listed = [n for n in (mine[1] or "").split(",") if n]
+    assert (theirs[1] or "").split(",")[: len(listed)] == listed
     again = post(make_review(after, namespace=namespace)).json()["response"]
     assert "patch" not in again, f"a second pass patched again: {patch_of({'response': again})}"
 
@@ -83,6 +101,7 @@ def app(policy_dirs: list[Path]) -> Iterator[AppClient]:
         yield client
 
 
+@TIMEOUT
 @settings(max_examples=IN_PROCESS, **RELAXED)  # type: ignore[arg-type]
 @given(case=PODS_IN_NAMESPACES)
 def test_generated_pods_through_the_app(app: AppClient, case: tuple[dict[str, Any], str]) -> None:
@@ -102,6 +121,7 @@ def tls_client(
         yield c
 
 
+@TIMEOUT
 @settings(max_examples=OVER_TLS, **RELAXED)  # type: ignore[arg-type]
 @given(case=PODS_IN_NAMESPACES)
 def test_generated_pods_over_real_tls(

@@ -13,6 +13,7 @@ into failed pod creations. The fields it does read are refused when malformed (t
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import negative_data_rejection
@@ -26,6 +27,7 @@ EXAMPLES = max(200, settings.default.max_examples)
 
 
 @SCHEMA.parametrize()
+@pytest.mark.timeout(max(300, EXAMPLES // 10))  # the soak profile's 10,000 take minutes
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
