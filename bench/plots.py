@@ -49,12 +49,15 @@ def _set_name(label: str) -> str:
 def _https(results: Results, path: Path) -> Path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
     for workers in sorted({r.workers for r in results.https}):
+        color = f"C{workers - 1}"  # one color per worker count: floor dashed, webhook solid
         for route, style in (("/floor", "--"), ("/mutate", "-")):
             rows = [r for r in results.https if r.workers == workers and r.path == route]
             x = [r.concurrency for r in rows]
             name = f"{route} {workers} worker{'s' if workers > 1 else ''}"
-            left.plot(x, [r.result.rps for r in rows], style, marker="o", label=name)
-            right.plot(x, [r.result.p99_ms for r in rows], style, marker="o", label=name)
+            left.plot(x, [r.result.rps for r in rows], style, color=color, marker="o", label=name)
+            right.plot(
+                x, [r.result.p99_ms for r in rows], style, color=color, marker="o", label=name
+            )
     left.set_title("Throughput over HTTPS (keep-alive)")
     left.set_ylabel("requests/s")
     right.set_title("p99 latency")
@@ -75,7 +78,7 @@ def _burst(results: Results, path: Path) -> Path:
         share = [100 * (i + 1) / len(ordered) for i in range(len(ordered))]
         style = "--" if route == "/floor" else "-"
         name = f"{route} {workers} worker{'s' if workers > 1 else ''}"
-        ax.plot(ordered, share, style, label=name)
+        ax.plot(ordered, share, style, color=f"C{workers - 1}", label=name)
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("% of reviews answered within")
     ax.set_title(
