@@ -8,9 +8,11 @@ a notebook pod is also a StatefulSet pod; the more specific signature wins.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from webhook.pod import Pod, annotations_of, labels_of, owner_kind_names
 
-WORKLOADS = (
+Workload = Literal[
     "daemonset",
     "mirror",
     "kubeflow-pipeline",
@@ -26,10 +28,11 @@ WORKLOADS = (
     "deployment",
     "other",
     "bare",
-)
+]
+WORKLOADS: tuple[Workload, ...] = get_args(Workload)
 
 
-def workload_of(pod: Pod) -> str:
+def workload_of(pod: Pod) -> Workload:
     """One name from WORKLOADS: `other` for a pod whose controller is of a kind not listed
     (an Argo Rollout, a custom operator), `bare` for a pod with no controller at all."""
     pod_labels = labels_of(pod)

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from webhook.workloads import Workload
+
 API_VERSION = "pod-placement-webhook/v1"
 
 # Kubernetes qualified names (label keys, annotation keys, taint keys):
@@ -93,26 +95,9 @@ class MatchSpec(Strict):
         alias="ownerKinds",
         description="Kind (`Job`) or group/Kind (`argoproj.io/Workflow`) of the controller owner.",
     )
-    workloads: tuple[
-        Literal[
-            "argo-workflow",
-            "kubeflow-pipeline",
-            "kubeflow-training",
-            "jobset",
-            "ray",
-            "spark",
-            "notebook",
-            "jupyterhub",
-            "job",
-            "statefulset",
-            "deployment",
-            "daemonset",
-            "mirror",
-            "other",
-            "bare",
-        ],
-        ...,
-    ] = Field(default=(), description="Recognised workload kinds (see docs/policies.md).")
+    workloads: tuple[Workload, ...] = Field(
+        default=(), description="Recognised workload kinds (see docs/policies.md)."
+    )
     requests: tuple[str, ...] = Field(
         default=(),
         description="Resource names: the pod requests at least one of them (requests or limits).",
