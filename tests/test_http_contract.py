@@ -5,7 +5,6 @@ References: ../shared/reference/admission-contract.md (what the apiserver sends 
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from tests.kube import apply_both, validate_pod
+from tests.reviews import patch_of, review
 from tests.servers import RunningServer, running_server
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,46 +60,6 @@ GPU_ARGO_POD: dict[str, Any] = {
 }
 
 
-def review(
-    obj: dict[str, Any] | None,
-    *,
-    version: str = "v1",
-    operation: str = "CREATE",
-    resource: str = "pods",
-    sub_resource: str | None = None,
-    kind: str = "Pod",
-    uid: str = "705ab4f5-6393-11e8-b7cc-42010a800002",
-    namespace: str = "ml",
-    dry_run: bool = False,
-) -> dict[str, Any]:
-    request: dict[str, Any] = {
-        "uid": uid,
-        "kind": {"group": "", "version": "v1", "kind": kind},
-        "resource": {"group": "", "version": "v1", "resource": resource},
-        "requestKind": {"group": "", "version": "v1", "kind": kind},
-        "requestResource": {"group": "", "version": "v1", "resource": resource},
-        "name": "",
-        "namespace": namespace,
-        "operation": operation,
-        "userInfo": {
-            "username": "system:serviceaccount:argo:argo-workflow-controller",
-            "groups": ["system:serviceaccounts"],
-        },
-        "object": obj,
-        "oldObject": None,
-        "dryRun": dry_run,
-        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
-    }
-    if sub_resource:
-        request["subResource"] = sub_resource
-        request["requestSubResource"] = sub_resource
-    return {
-        "apiVersion": f"admission.k8s.io/{version}",
-        "kind": "AdmissionReview",
-        "request": request,
-    }
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     with running_server(tmp_path_factory.mktemp("contract")) as running:
@@ -115,14 +75,6 @@ def client(server: RunningServer) -> Iterator[httpx.Client]:
 def post(client: httpx.Client, body: Any) -> httpx.Response:
     # kube-apiserver appends ?timeout=<N>s to every call.
     return client.post("/mutate?timeout=5s", json=body)
-
-
-def patch_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
-    raw = answer["response"].get("patch")
-    if raw is None:
-        return []
-    decoded: list[dict[str, Any]] = json.loads(base64.b64decode(raw, validate=True))
-    return decoded
 
 
 def test_gpu_workflow_pod_gets_a_patch_that_kubectl_applies(client: httpx.Client) -> None:
@@ -199,7 +151,9 @@ def test_a_delete_with_a_null_object_is_allowed(client: httpx.Client) -> None:
 
 
 def test_dry_run_is_mutated_like_any_create(client: httpx.Client) -> None:
-    answer = post(client, review(GPU_ARGO_POD, dry_run=True)).json()
+    body = review(GPU_ARGO_POD)
+    body["request"]["dryRun"] = True
+    answer = post(client, body).json()
     assert patch_of(answer)
 
 
