@@ -262,13 +262,15 @@ def plain(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value))
 
 
-def is_subdocument(original: Any, result: Any, where: str = "") -> str | None:
+def is_subdocument(
+    original: Any, result: Any, where: str = "", null_may_go: bool = False
+) -> str | None:
     """None when `result` keeps every value of `original`, else where it does not.
 
     Maps may gain keys; lists may gain items at the end (the webhook only appends) and keep
     each original item as a sub-document (a nodeSelectorTerm gains expressions); scalars are
     equal, with their type. A null is an unset field (the apiserver drops it), so it may be
-    filled in.
+    filled in; with `null_may_go` a key whose value is null may also be absent from `result`.
     """
     if original is None:
         return None
@@ -277,8 +279,10 @@ def is_subdocument(original: Any, result: Any, where: str = "") -> str | None:
             return f"{where or '/'}: a map became {type(result).__name__}"
         for key, value in original.items():
             if key not in result:
+                if null_may_go and value is None:
+                    continue
                 return f"{where}/{key}: removed"
-            found = is_subdocument(value, result[key], f"{where}/{key}")
+            found = is_subdocument(value, result[key], f"{where}/{key}", null_may_go)
             if found:
                 return found
         return None
@@ -286,7 +290,7 @@ def is_subdocument(original: Any, result: Any, where: str = "") -> str | None:
         if not isinstance(result, list) or len(result) < len(original):
             return f"{where}: list shortened or replaced"
         for index, item in enumerate(original):
-            found = is_subdocument(item, result[index], f"{where}/{index}")
+            found = is_subdocument(item, result[index], f"{where}/{index}", null_may_go)
             if found:
                 return found
         return None

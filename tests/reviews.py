@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from tests.pods import is_subdocument
 from webhook.server import PolicyStore, create_webhook_app
 
 REPO = Path(__file__).resolve().parent.parent
@@ -130,36 +131,12 @@ def gpu_pod(name: str = "train", **labels: str) -> dict[str, Any]:
     }
 
 
-def kept(original: Any, result: Any, where: str = "") -> str | None:
+def kept(original: Any, result: Any) -> str | None:
     """None when `result` keeps every value the user set in `original`, else where not.
 
-    Maps may gain keys, lists may gain items at the end (the webhook only appends) and keep
-    each item as a sub-document; scalars stay equal with their type. A null is "not set"
-    (Kubernetes reads it so), so a null may become a value.
+    A null is "not set" (Kubernetes reads it so): it may become a value or disappear.
     """
-    if original is None:
-        return None
-    if isinstance(original, dict):
-        if not isinstance(result, dict):
-            return f"{where or '/'}: a map became {type(result).__name__}"
-        for key, value in original.items():
-            if key not in result and value is not None:
-                return f"{where}/{key}: removed"
-            found = kept(value, result.get(key), f"{where}/{key}")
-            if found:
-                return found
-        return None
-    if isinstance(original, list):
-        if not isinstance(result, list) or len(result) < len(original):
-            return f"{where}: list shortened or replaced"
-        for index, item in enumerate(original):
-            found = kept(item, result[index], f"{where}/{index}")
-            if found:
-                return found
-        return None
-    if type(original) is not type(result) or original != result:
-        return f"{where}: {original!r} became {result!r}"
-    return None
+    return is_subdocument(original, result, null_may_go=True)
 
 
 def patch_of(answer: dict[str, Any]) -> list[dict[str, Any]]:

@@ -15,49 +15,32 @@ import httpx
 import pytest
 
 from tests.kube import apply_both, validate_pod
-from tests.reviews import patch_of, review
+from tests.reviews import gpu_pod, patch_of, review
 from tests.servers import RunningServer, running_server
 
 REPO = Path(__file__).resolve().parent.parent
 
-GPU_ARGO_POD: dict[str, Any] = {
-    "apiVersion": "v1",
-    "kind": "Pod",
-    "metadata": {
-        "generateName": "train-",
-        "namespace": "ml",
-        "labels": {"workflows.argoproj.io/workflow": "train-abc"},
-        "ownerReferences": [
-            {
-                "apiVersion": "argoproj.io/v1alpha1",
-                "kind": "Workflow",
-                "name": "train-abc",
-                "uid": "0f0e",
-                "controller": True,
-            }
-        ],
-    },
-    "spec": {
-        "containers": [
-            {
-                "name": "main",
-                "image": "trainer:1",
-                "resources": {
-                    "requests": {"nvidia.com/gpu": "1"},
-                    "limits": {"nvidia.com/gpu": "1"},
-                },
-            }
-        ],
-        "tolerations": [
-            {
-                "key": "node.kubernetes.io/not-ready",
-                "operator": "Exists",
-                "effect": "NoExecute",
-                "tolerationSeconds": 300,
-            },
-        ],
-    },
-}
+
+def _gpu_argo_pod() -> dict[str, Any]:
+    """An Argo GPU step as the apiserver passes it on: named by generateName, limits copied
+    into requests by defaulting, DefaultTolerationSeconds' toleration already added."""
+    pod = gpu_pod()
+    del pod["metadata"]["name"]
+    pod["metadata"]["generateName"] = "train-"
+    resources = pod["spec"]["containers"][0]["resources"]
+    resources["requests"] = dict(resources["limits"])
+    pod["spec"]["tolerations"] = [
+        {
+            "key": "node.kubernetes.io/not-ready",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": 300,
+        },
+    ]
+    return pod
+
+
+GPU_ARGO_POD = _gpu_argo_pod()
 
 
 @pytest.fixture(scope="module")
