@@ -15,8 +15,8 @@ import orjson
 
 from bench import pods
 from bench.policies import compiled_set
-from webhook.admission import handle
 from webhook.engine import CompiledPolicySet
+from webhook.serving.admission import handle
 
 # (label, total policies or None for the shipped set)
 SETS: list[tuple[str, int | None]] = [

@@ -12,9 +12,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from webhook.cli import default_policies
 from webhook.engine import CompiledPolicySet, compile_policy_set
 from webhook.policy.load import load_policy_set, parse_policy_set, policy_files
+from webhook.tools.cli import default_policies
 
 HEADER = "apiVersion: pod-placement-webhook/v1\nkind: PlacementPolicy\n"
 

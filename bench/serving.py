@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from webhook.certs import ensure_dev_certificate
+from webhook.tools.certs import ensure_dev_certificate
 
 BIN = Path(sys.executable).parent / "placement-webhook"
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from webhook.certs import ensure_dev_certificate
+from webhook.tools.certs import ensure_dev_certificate
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent / "placement-webhook"

@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 
 from tests.pods import is_subdocument
-from webhook.server import PolicyStore, create_webhook_app
+from webhook.serving.app import create_webhook_app
+from webhook.serving.serve import load_store
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "policies"
@@ -168,7 +169,7 @@ class AppClient:
 @contextmanager
 def app_client(policies: Sequence[Path] = (SHIPPED,)) -> Iterator[AppClient]:
     """The webhook app in process, on `policies` (default: the shipped set)."""
-    app = create_webhook_app(PolicyStore(list(policies)))
+    app = create_webhook_app(load_store(list(policies)))
     transport = httpx.ASGITransport(app=app)
     client = AppClient(httpx.AsyncClient(transport=transport, base_url="https://webhook.test"))
     try:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from webhook.certs import ensure_dev_certificate
+from webhook.tools.certs import ensure_dev_certificate
 
 BIN = Path(sys.executable).parent / "placement-webhook"
 

@@ -21,8 +21,8 @@ from tests.scraping import (
 )
 from tests.servers import running_server
 from webhook.engine import CompiledPolicySet, compile_policy_set, mutate
-from webhook.explain import render_explain
 from webhook.policy.load import parse_policy_set
+from webhook.tools.explain import render_explain
 
 SPOT = """\
 apiVersion: pod-placement-webhook/v1

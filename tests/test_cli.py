@@ -16,7 +16,7 @@ import yaml
 
 from tests.kube import apply_both
 from tests.pods import PROVENANCE, plain
-from webhook.cli import main
+from webhook.tools.cli import main
 
 CASES = Path(__file__).parent / "cases"
 ARGO_GPU = CASES / "argo-gpu-step.in.yaml"

@@ -308,7 +308,7 @@ def test_rolling_updates_drop_no_request(base: list[Obj]) -> None:
     command = container["lifecycle"]["preStop"]["exec"]["command"]
     assert command[0] == "sleep"
     pause = int(command[1])
-    # The pause, then uvicorn's graceful shutdown (20 s in webhook/server.py), must fit.
+    # The pause, then uvicorn's graceful shutdown (20 s in webhook/serving/serve.py), must fit.
     assert pod_spec(base)["terminationGracePeriodSeconds"] >= pause + 20
 
 

@@ -23,7 +23,7 @@ from tests.pods import (
     toleration,
     tolerations_of,
 )
-from webhook.mutations.tolerations import extended_resources, is_extended_resource_name
+from webhook.kube.resources import extended_resources, is_extended_resource_name
 
 EK, DO = "example.com/device-ek", "example.com/device-do"
 

@@ -15,8 +15,8 @@ import yaml
 
 from tests.scraping import gpu_step, plain_pod
 from webhook.engine import compile_policy_set, mutate
-from webhook.explain import failed_clause, render_explain
 from webhook.policy.load import parse_policy_set
+from webhook.tools.explain import render_explain
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent / "placement-webhook"
@@ -93,7 +93,8 @@ def test_explain_names_the_clause_that_failed(
     (outcome,) = result.outcomes
     assert not outcome.matched
     assert outcome.reason is not None
-    assert failed_clause(outcome.reason) == clause
+    assert outcome.failure is not None
+    assert outcome.failure.clause == clause
     text = render_explain(pod, result, namespace="shop", namespace_labels=labels)
     assert f"- under-test: not matched: {outcome.reason}\n    clause: {clause}\n" in text
 

@@ -22,62 +22,54 @@ from tests.pods import (
     policy,
     toleration,
 )
-from webhook import patch
-from webhook.additions import Additions
-from webhook.match import PodFacts
+from webhook.engine.run import BUILDERS
+from webhook.match.facts import FACTS, PodFacts
+from webhook.mutations import KINDS
 
-FACTS = (
-    "labels",
-    "annotations",
-    "owner_kinds",
-    "workload",
-    "resources",
-    "extended",
-    "own_placement",
-)
+NEW_TERM = [((), [{"matchExpressions": [{"key": "ng-name", "operator": "In", "values": ["g1"]}]}])]
+PREFERRED = {"weight": 1, "preference": {"matchExpressions": [{"key": "a", "operator": "Exists"}]}}
+WORKFLOW_TERM = {"weight": 3, "podAffinityTerm": {"labelSelector": {}, "topologyKey": "k"}}
 
+# Each kind's items added to a pod that the kind's `stale` facts must account for.
 CHANGES = [
-    pytest.param(pod(), Additions(), id="nothing added"),
-    pytest.param(pod(gpu()), Additions(annotations={"a": "1"}), id="an annotation"),
-    pytest.param(
-        pod(owners=[JOB]), Additions(labels=dict(ARGO_LABELS)), id="a label that makes it Argo"
-    ),
-    pytest.param(
-        pod(), Additions(annotations=dict(MIRROR_ANNOTATIONS)), id="the mirror-pod annotation"
-    ),
+    pytest.param(pod(gpu()), "annotations", {"a": "1"}, id="an annotation"),
+    pytest.param(pod(owners=[JOB]), "labels", dict(ARGO_LABELS), id="a label that makes it Argo"),
+    pytest.param(pod(), "annotations", dict(MIRROR_ANNOTATIONS), id="the mirror-pod annotation"),
     pytest.param(
         pod(container(requests={"cpu": "1"})),
-        Additions(tolerations=[toleration("job", "Exists", "NoSchedule")]),
+        "tolerations",
+        [toleration("job", "Exists", "NoSchedule")],
         id="a toleration gives it its own placement",
     ),
     pytest.param(
-        pod(),
-        Additions(node_required=[{"key": "ng-name", "operator": "In", "values": ["g1"]}]),
-        id="a required node expression",
+        pod(gpu()),
+        "extendedResourceTolerations",
+        [toleration("nvidia.com/gpu", "Exists", "NoSchedule")],
+        id="the toleration of a requested extended resource",
     ),
-    pytest.param(
-        pod(),
-        Additions(
-            node_preferred=[
-                {
-                    "weight": 1,
-                    "preference": {"matchExpressions": [{"key": "a", "operator": "Exists"}]},
-                }
-            ]
-        ),
-        id="a preferred node term",
-    ),
+    pytest.param(pod(), "nodeAffinity.required", NEW_TERM, id="a required node expression"),
+    pytest.param(pod(), "nodeAffinity.preferred", [PREFERRED], id="a preferred node term"),
+    pytest.param(pod(), "workflowPodAffinity", [WORKFLOW_TERM], id="a preferred pod term"),
+    pytest.param(pod(), "dnsConfig.options", [{"name": "ndots", "value": "1"}], id="a dns option"),
 ]
 
 
-@pytest.mark.parametrize(("before", "added"), CHANGES)
-def test_carried_facts_equal_fresh_facts(before: dict[str, Any], added: Additions) -> None:
+def test_every_kind_has_a_change_below() -> None:
+    named = {p.values[1] for p in CHANGES}
+    assert {k.name for k in KINDS} <= named
+
+
+@pytest.mark.parametrize(("before", "kind_name", "items"), CHANGES)
+def test_carried_facts_equal_fresh_facts(
+    before: dict[str, Any], kind_name: str, items: Any
+) -> None:
+    (kind,) = [k for k in KINDS if k.name == kind_name]
     subject = plain(before)
     facts = PodFacts(subject, "ml")
     for name in FACTS:  # everything known before the change, as in a pass over many policies
         getattr(facts, name)
-    _, after = patch.patched(subject, added)
-    facts.advance(after, added)
+    _, after = BUILDERS[kind.patching](subject, kind.path, items)
+    facts.advance(after, kind.stale)
     fresh = PodFacts(after, "ml")
     assert {n: getattr(facts, n) for n in FACTS} == {n: getattr(fresh, n) for n in FACTS}
 

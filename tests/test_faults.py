@@ -35,7 +35,7 @@ from cryptography import x509
 from tests.kubelet import Volume
 from tests.reviews import SHIPPED, gpu_pod, patch_of, review
 from tests.servers import RunningServer, running_server
-from webhook.certs import KeyPair, make_ca, make_serving_cert
+from webhook.tools.certs import KeyPair, make_ca, make_serving_cert
 
 # The pod's terminationGracePeriodSeconds (40) less the preStop pause (10): deploy/base.
 GRACE_SECONDS = 30

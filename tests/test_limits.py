@@ -21,7 +21,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from tests.reviews import app_client, gpu_pod, patch_of, review
 from tests.servers import RunningServer, running_server
-from webhook.limits import MAX_BODY_BYTES, MAX_HEAD_BYTES, BodyLimit
+from webhook.serving.limits import MAX_BODY_BYTES, MAX_HEAD_BYTES, BodyLimit
 
 MiB = 1024 * 1024
 

@@ -27,7 +27,7 @@ from tests.pods import (
     requesting,
 )
 from webhook.engine import mutate
-from webhook.workloads import workload_of
+from webhook.kube.workloads import workload_of
 
 MARK = {"labels": {"matched": "yes"}}
 

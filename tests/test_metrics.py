@@ -28,11 +28,11 @@ from tests.scraping import (
     value,
 )
 from tests.servers import RunningServer, running_server
-from webhook.admission import Outcome
-from webhook.engine import compile_policy_set
-from webhook.metrics import LATENCY_BUCKETS, Metrics
-from webhook.namespaces import NamespaceView
 from webhook.policy.load import load_policy_set
+from webhook.serving.admission import Outcome
+from webhook.serving.metrics import LATENCY_BUCKETS, Metrics
+from webhook.serving.namespaces import NamespaceView
+from webhook.serving.serve import load_store
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "policies"
@@ -144,7 +144,7 @@ def test_policy_errors_have_a_series_per_policy(
 
 
 def test_policy_errors_count_the_failed_policy():
-    store = _Store(SHIPPED)
+    store = load_store([SHIPPED])
     metrics = Metrics(store)
     outcome = Outcome("uid", "ml", "train-", "patched", applied=["workflow-dns"])
     outcome.failed = ["batch-gpu-spot"]
@@ -205,7 +205,7 @@ def test_reloads_count_failures_and_successes(server: RunningServer, tmp_path: P
 
 def test_namespace_view_series():
     view = NamespaceView()
-    metrics = Metrics(_Store(SHIPPED), view)
+    metrics = Metrics(load_store([SHIPPED]), view)
     samples = _parse(metrics.render())
     assert value(samples, "placement_webhook_namespace_view_synced") == 0
     assert view.lookup("ml")[0] is None
@@ -240,7 +240,7 @@ def test_workers_share_one_set_of_counters(tmp_path: Path):
 
 def test_monitoring_queries_name_only_exported_metrics():
     """The dashboard and the alerts must not drift from the metric names."""
-    metrics = Metrics(_Store(SHIPPED), NamespaceView())
+    metrics = Metrics(load_store([SHIPPED]), NamespaceView())
     outcome = Outcome("uid", "ml", "p", "patched", applied=["a"], audited=["b"], failed=["c"])
     metrics.observe_review(outcome, 0.001)
     exported = {name for name, _ in _parse(metrics.render())}
@@ -282,13 +282,6 @@ def test_monitoring_kustomization_renders():
     assert any("placement_webhook_review_duration_seconds_bucket" in e for e in exprs)
     endpoint = docs["PodMonitor"]["spec"]["podMetricsEndpoints"][0]
     assert (endpoint["port"], endpoint["path"]) == ("health", "/metrics")
-
-
-class _Store:
-    def __init__(self, path: Path) -> None:
-        self.current = compile_policy_set(load_policy_set(path))
-        self.reloads = {"success": 0, "failure": 0}
-        self.last_error: str | None = None
 
 
 def _parse(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

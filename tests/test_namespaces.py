@@ -21,7 +21,7 @@ from tests.scraping import (
     value,
 )
 from tests.servers import running_server
-from webhook.namespaces import NamespaceView, NamespaceWatcher
+from webhook.serving.namespaces import NamespaceView, NamespaceWatcher
 
 TEAM_POLICY = """\
 apiVersion: pod-placement-webhook/v1

@@ -1,6 +1,6 @@
-"""RFC 6902 operations from Additions: escaping, whole-list vs `/-` appends, null parents, and
-several additions under one missing parent. Every patch is applied with kubectl (the same Go
-JSON Patch code as kube-apiserver) and with jsonpatch, which must agree."""
+"""RFC 6902 operations from what policies add: escaping, whole-list vs `/-` appends, null
+parents, and several additions under one missing parent. Every patch is applied with kubectl
+(the same Go JSON Patch code as kube-apiserver) and with jsonpatch, which must agree."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from tests.pods import (
     toleration,
 )
 from webhook import patch
-from webhook.additions import Additions
+from webhook.engine.run import compute
+from webhook.match.facts import PodFacts
 
 ESCAPES = {
     "a plain key is unchanged": ("team", "team"),
@@ -55,7 +56,7 @@ KEYS_WITH_SLASH_AND_TILDE = {"example.com/a~b": "1", "x~/y": "2", "~1": "3", "/"
 )
 def test_keys_with_slash_and_tilde_survive_kubectl(present: dict[str, str] | None) -> None:
     before = plain(pod(annotations=present))
-    ops = patch.set_key_ops(before, ("metadata", "annotations"), KEYS_WITH_SLASH_AND_TILDE)
+    ops = patch.set_keys(before, ("metadata", "annotations"), KEYS_WITH_SLASH_AND_TILDE)[0]
     after = apply_both(before, ops)
     assert annotations_of(after) == {**(present or {}), **KEYS_WITH_SLASH_AND_TILDE}
     assert patch.apply_ops(before, ops) == after
@@ -63,12 +64,19 @@ def test_keys_with_slash_and_tilde_survive_kubectl(present: dict[str, str] | Non
 
 def test_labels_with_slash_and_tilde_in_keys_survive_kubectl() -> None:
     before = plain(pod(labels={"a/b": "1"}))
-    ops = patch.set_key_ops(before, ("metadata", "labels"), {"c/d~e": "2"})
+    ops = patch.set_keys(before, ("metadata", "labels"), {"c/d~e": "2"})[0]
     assert ops == [{"op": "add", "path": "/metadata/labels/c~1d~0e", "value": "2"}]
     assert labels_of(apply_both(before, ops)) == {"a/b": "1", "c/d~e": "2"}
 
 
 SPOT = toleration("job", "Exists", "NoSchedule")
+
+
+def ops_adding(before: Any, add: dict[str, Any]) -> list[dict[str, Any]]:
+    """The operations one policy with this `add` section makes on `before` (no provenance)."""
+    (one,) = compiled(policy("p", add)).policies
+    return compute(one, PodFacts(before, "default"), placement=True).ops
+
 
 APPENDS = {
     "an absent list is added whole": (
@@ -93,7 +101,7 @@ APPENDS = {
 
 @pytest.mark.parametrize(("before", "expected"), list(APPENDS.values()), ids=list(APPENDS))
 def test_append_ops(before: dict[str, Any], expected: list[Any]) -> None:
-    ops = patch.ops_for(before, Additions(tolerations=[SPOT]))
+    ops = ops_adding(before, {"tolerations": [SPOT]})
     assert ops == expected
     after = apply_both(plain(before), ops)
     validate_pod(after)
@@ -119,8 +127,7 @@ NESTED = {
 
 @pytest.mark.parametrize(("before", "path"), list(NESTED.values()), ids=list(NESTED))
 def test_a_missing_parent_is_added_once_with_the_list_inside(before: Any, path: str) -> None:
-    adds = Additions(node_required=[expr("ng-name", "In", "g1")])
-    ops = patch.ops_for(before, adds)
+    ops = ops_adding(before, {"nodeAffinity": {"required": [expr("ng-name", "In", "g1")]}})
     assert [op["path"] for op in ops] == [path]
     after = apply_both(plain(before), ops)
     validate_pod(after)
@@ -130,40 +137,49 @@ def test_a_missing_parent_is_added_once_with_the_list_inside(before: Any, path: 
     assert terms == [{"matchExpressions": [expr("ng-name", "In", "g1")]}]
 
 
-PREFER = {"weight": 1, "preference": {"matchExpressions": [expr("zone", "In", "a")]}}
-POD_TERM = {"weight": 3, "podAffinityTerm": {"labelSelector": {}, "topologyKey": "k"}}
+G1 = expr("ng-name", "In", "g1")
+PREFER = {"weight": 1, "matchExpressions": [expr("zone", "In", "a")]}
+PREFER_K8S = {"weight": 1, "preference": {"matchExpressions": [expr("zone", "In", "a")]}}
+WORKFLOW = {"labelKeys": ["wf"], "weight": 3, "topologyKey": "k"}
+POD_TERM = {
+    "weight": 3,
+    "podAffinityTerm": {
+        "labelSelector": {"matchExpressions": [expr("wf", "In", "w1")]},
+        "topologyKey": "k",
+    },
+}
 
 SHARED_PARENTS = {
-    "required and preferred node affinity under a missing nodeAffinity": Additions(
-        node_required=[expr("ng-name", "In", "g1")], node_preferred=[PREFER]
-    ),
-    "node and pod affinity under a missing affinity": Additions(
-        node_preferred=[PREFER], pod_affinity_preferred=[POD_TERM]
-    ),
-    "all three affinity parts at once": Additions(
-        node_required=[expr("ng-name", "In", "g1")],
-        node_preferred=[PREFER],
-        pod_affinity_preferred=[POD_TERM],
-    ),
+    "required and preferred node affinity under a missing nodeAffinity": {
+        "nodeAffinity": {"required": [G1], "preferred": [PREFER]}
+    },
+    "node and pod affinity under a missing affinity": {
+        "nodeAffinity": {"preferred": [PREFER]},
+        "workflowPodAffinity": WORKFLOW,
+    },
+    "all three affinity parts at once": {
+        "nodeAffinity": {"required": [G1], "preferred": [PREFER]},
+        "workflowPodAffinity": WORKFLOW,
+    },
 }
 
 
-@pytest.mark.parametrize("adds", list(SHARED_PARENTS.values()), ids=list(SHARED_PARENTS))
-def test_additions_sharing_a_missing_parent_all_survive(adds: Additions) -> None:
-    before = plain(pod())
-    after = apply_both(before, patch.ops_for(before, adds))
+@pytest.mark.parametrize("add", list(SHARED_PARENTS.values()), ids=list(SHARED_PARENTS))
+def test_additions_sharing_a_missing_parent_all_survive(add: dict[str, Any]) -> None:
+    before = plain(pod(labels={"wf": "w1"}))
+    after = apply_both(before, ops_adding(before, add))
     validate_pod(after)
     affinity = after["spec"]["affinity"]
     node = affinity.get("nodeAffinity", {})
-    if adds.node_required:
+    if "required" in add.get("nodeAffinity", {}):
         assert node["requiredDuringSchedulingIgnoredDuringExecution"] == {
-            "nodeSelectorTerms": [{"matchExpressions": adds.node_required}]
+            "nodeSelectorTerms": [{"matchExpressions": [G1]}]
         }
-    if adds.node_preferred:
-        assert node["preferredDuringSchedulingIgnoredDuringExecution"] == adds.node_preferred
-    if adds.pod_affinity_preferred:
+    if "preferred" in add.get("nodeAffinity", {}):
+        assert node["preferredDuringSchedulingIgnoredDuringExecution"] == [PREFER_K8S]
+    if "workflowPodAffinity" in add:
         assert affinity["podAffinity"] == {
-            "preferredDuringSchedulingIgnoredDuringExecution": adds.pod_affinity_preferred
+            "preferredDuringSchedulingIgnoredDuringExecution": [POD_TERM]
         }
 
 
@@ -173,14 +189,14 @@ def test_annotations_and_labels_under_a_missing_metadata_both_survive() -> None:
         "kind": "Pod",
         "spec": {"containers": [{"name": "a", "image": "b"}]},
     }
-    ops = patch.ops_for(before, Additions(annotations={"a/b": "1"}, labels={"c": "2"}))
+    ops = ops_adding(before, {"annotations": {"a/b": "1"}, "labels": {"c": "2"}})
     after = apply_both(before, ops)
     assert after["metadata"] == {"annotations": {"a/b": "1"}, "labels": {"c": "2"}}
 
 
 def test_required_expressions_go_into_each_term_by_index() -> None:
     before = plain(pod(affinity=required_terms([expr("a", "Exists")], [expr("b", "Exists")])))
-    ops = patch.ops_for(before, Additions(node_required=[expr("ng-name", "In", "g1")]))
+    ops = ops_adding(before, {"nodeAffinity": {"required": [G1]}})
     base = "/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution"
     assert [op["path"] for op in ops] == [
         f"{base}/nodeSelectorTerms/0/matchExpressions/-",
@@ -191,9 +207,9 @@ def test_required_expressions_go_into_each_term_by_index() -> None:
 
 def test_a_value_of_the_wrong_type_is_a_patch_error_not_a_broken_patch() -> None:
     with pytest.raises(patch.PatchError, match="/spec/tolerations is not a list"):
-        patch.ops_for({"spec": {"tolerations": {"a": 1}}}, Additions(tolerations=[SPOT]))
+        patch.append({"spec": {"tolerations": {"a": 1}}}, ("spec", "tolerations"), [SPOT])
     with pytest.raises(patch.PatchError, match="not an object"):
-        patch.ops_for({"spec": {"affinity": "x"}}, Additions(node_preferred=[PREFER]))
+        ops_adding({"spec": {"affinity": "x"}}, {"nodeAffinity": {"preferred": [PREFER]}})
 
 
 def test_one_policy_adding_every_kind_of_thing_to_a_bare_pod_is_idempotent() -> None:

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from tests.pods import SHIPPED_POLICIES
-from webhook.cli import main
 from webhook.errors import PolicyError
 from webhook.policy.load import load_policy_set, policy_files
+from webhook.tools.cli import main
 
 # Document 1 is valid, so each error below is in document 2, which starts on line 9.
 FIRST = """\

@@ -13,7 +13,7 @@ import yaml
 
 from webhook.engine import compile_policy_set, mutate
 from webhook.policy.load import load_policy_set
-from webhook.policytest import find_test_files, read_tests
+from webhook.tools.policytest import find_test_files, read_tests
 
 REPO = Path(__file__).resolve().parent.parent
 POLICIES = REPO / "policies"

@@ -26,12 +26,14 @@ from cryptography import x509
 from tests.kubelet import Volume
 from tests.reviews import gpu_pod, patch_of, review
 from tests.servers import RunningServer, running_server
-from webhook.certs import KeyPair, make_ca, make_serving_cert
-from webhook.mounts import MountChanging, read_policy_sources, read_stable
+from webhook.engine import CompiledPolicySet, compile_policy_set
+from webhook.kube.mounts import MountChanging, read_stable
+from webhook.policy import PolicyStore, read_sources
 from webhook.policy.load import load_policy_set
-from webhook.reload import PolicyWatcher
-from webhook.server import PolicyStore, tls_context_hardening
-from webhook.tls import CertificateReloader
+from webhook.serving.reload import PolicyWatcher
+from webhook.serving.serve import load_store, tls_context_hardening
+from webhook.serving.tls import CertificateReloader
+from webhook.tools.certs import KeyPair, make_ca, make_serving_cert
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -61,8 +63,10 @@ INVALID = (
 
 def test_policies_are_read_through_data_link_under_their_visible_names(tmp_path: Path) -> None:
     volume = Volume(tmp_path / "policies", {"a.yaml": toleration_policy("a", "one")})
-    sources = read_policy_sources([volume.root])
-    assert sources == [(str(volume.root / "a.yaml"), toleration_policy("a", "one"))]
+    sources = read_sources([volume.root])
+    assert [(s.name, s.data) for s in sources] == [
+        (str(volume.root / "a.yaml"), toleration_policy("a", "one"))
+    ]
     plain = load_policy_set(volume.root)
     volume.write({"a.yaml": toleration_policy("a", "one")})
     # The same content in a new version directory: the same digest as a plain load.
@@ -99,9 +103,9 @@ def test_a_volume_that_never_settles_is_reported(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def store_on_volume(tmp_path: Path) -> tuple[Volume, PolicyStore, PolicyWatcher]:
+def store_on_volume(tmp_path: Path) -> tuple[Volume, PolicyStore[CompiledPolicySet], PolicyWatcher]:
     volume = Volume(tmp_path / "policies", {"a.yaml": toleration_policy("a", "first")})
-    store = PolicyStore([volume.root])
+    store = load_store([volume.root])
     return volume, store, PolicyWatcher(store, interval=0.1)
 
 
@@ -146,10 +150,9 @@ def test_the_watch_outlives_a_bug_in_one_poll(
 ) -> None:
     volume = Volume(tmp_path / "policies", {"a.yaml": toleration_policy("a", "first")})
 
-    class FailingOnce:
+    class FailingOnce(PolicyStore[CompiledPolicySet]):
         """A store whose first reload hits a bug (nothing in the real store can be made to)."""
 
-        paths = [volume.root]
         calls = 0
 
         def reload(self) -> bool:
@@ -158,7 +161,7 @@ def test_the_watch_outlives_a_bug_in_one_poll(
                 raise RuntimeError("a bug")
             return True
 
-    store = FailingOnce()
+    store = FailingOnce([volume.root], compile_policy_set)
     watcher = PolicyWatcher(store, interval=0.01)
 
     async def watch_until_second_reload() -> None:

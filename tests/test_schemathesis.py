@@ -3,7 +3,7 @@
 Bodies that fit the declared AdmissionReview schema must be answered 200 (positive data
 acceptance) with a response that fits the declared response schema; bodies that break it must
 never get a 5xx; every response must match its documented status, content type and schema. The
-handler reads raw bytes, so the request schema is declared in webhook/openapi.py.
+handler reads raw bytes, so the request schema is declared in webhook/serving/openapi.py.
 
 One default check is left out: "negative data rejection". The schema documents every field the
 apiserver sends, but the webhook reads only those it needs and admits the rest whatever their
@@ -19,9 +19,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import negative_data_rejection
 
 from tests.reviews import SHIPPED
-from webhook.server import PolicyStore, create_webhook_app
+from webhook.serving.app import create_webhook_app
+from webhook.serving.serve import load_store
 
-APP = create_webhook_app(PolicyStore([SHIPPED]))
+APP = create_webhook_app(load_store([SHIPPED]))
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 EXAMPLES = max(200, settings.default.max_examples)
 

@@ -24,7 +24,7 @@ import pytest
 import tests.servers
 from tests.reviews import SHIPPED, gpu_pod, patch_of, review
 from tests.servers import RunningServer, running_server
-from webhook.certs import ensure_dev_certificate
+from webhook.tools.certs import ensure_dev_certificate
 
 
 @pytest.fixture(scope="module")

@@ -1,25 +1,58 @@
-"""Named errors. Each renders as one readable line (CLI) or one 4xx body (HTTP)."""
+"""Named errors. Each renders as readable lines (CLI) or one 4xx body (HTTP).
+
+A policy problem carries where it is as data (file, document, line, field path) and its message
+apart, as apimachinery's `field.Error` does; whoever prints it formats it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a policy file."""
+
+    file: str
+    document: int | None  # 1-based index of the YAML document, None for the whole file
+    line: int | None  # 1-based
+    field: str  # dotted path in the document: `spec.add.tolerations[0].operator`
+    message: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.document is not None:
+            where.append(f"document {self.document}")
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        field = f"{self.field}: " if self.field else ""
+        return f"{', '.join(where)}: {field}{self.message}"
+
 
 class PolicyError(Exception):
-    """A policy file that cannot be loaded: names the file, document, line and field."""
+    """Policy files that cannot be loaded: every problem found, one line each."""
 
     def __init__(
         self, file: str, doc: int | None, line: int | None, path: str, message: str
     ) -> None:
-        self.file, self.doc, self.line, self.path, self.message = file, doc, line, path, message
+        self.problems: tuple[Problem, ...] = (Problem(file, doc, line, path, message),)
         super().__init__(str(self))
 
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> PolicyError:
+        first = problems[0]
+        error = cls(first.file, first.document, first.line, first.field, first.message)
+        error.problems = tuple(problems)
+        error.args = (str(error),)
+        return error
+
+    @property
+    def first(self) -> Problem:
+        return self.problems[0]
+
     def __str__(self) -> str:
-        where = [self.file]
-        if self.doc is not None:
-            where.append(f"document {self.doc}")
-        if self.line is not None:
-            where.append(f"line {self.line}")
-        field = f"{self.path}: " if self.path else ""
-        return f"{', '.join(where)}: {field}{self.message}"
+        return "\n".join(map(str, self.problems))
 
 
 class ReviewError(Exception):

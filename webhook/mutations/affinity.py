@@ -1,28 +1,34 @@
-"""Node affinity (required and preferred), nodeSelector mirroring and workflow podAffinity.
+"""`nodeAffinity.required` (and `mirrorNodeSelector`): required node affinity, ANDed into every
+nodeSelectorTerm the pod has.
 
-Merge rules: a required expression is ANDed into every nodeSelectorTerm the pod has (terms are
-ORed, so adding it to only one would let the pod escape through another); preferred terms are
-appended. An expression on a key the pod already constrains (in a term or its nodeSelector) is
-not added: the pod's own choice wins, and the skip is reported.
+Terms are ORed, so an expression added to only one of them would let the pod escape through
+another; with no terms, the expressions become one new term. An expression on a key the pod
+already constrains (in a term or its nodeSelector) with another meaning is not added: the pod's
+own choice wins, and the skip is reported. The per-term decisions are made here; the patch
+only appends what each term is given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from webhook.mutations.keyed import Conflict
-from webhook.pod import (
-    Pod,
-    labels_of,
-    node_selector,
-    preferred_node_terms,
-    preferred_pod_affinity_terms,
-    required_node_terms,
-)
-from webhook.policy.model import PreferredNodeTerm, WorkflowPodAffinity
+from webhook.kube.pod import Pod, node_selector, node_selector_terms, required_node_terms
+from webhook.match.facts import PodFacts
+from webhook.mutations.kind import Conflict, Items, MutationKind, Patching
+from webhook.policy.model import Mutations
 
 Expression = dict[str, Any]
+Canonical = tuple[Any, Any, tuple[str, ...]]
+WHAT = "required node affinity"
+
+
+def canonical(expr: Mapping[str, Any]) -> Canonical:
+    """What makes two expressions equal: key, operator and the set of values."""
+    values = expr.get("values")
+    shown = tuple(sorted(map(str, values))) if isinstance(values, list | tuple) else ()
+    return expr.get("key"), expr.get("operator"), shown
 
 
 def _expressions(term: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -30,51 +36,34 @@ def _expressions(term: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [e for e in found if isinstance(e, Mapping)] if isinstance(found, list) else []
 
 
-def same_expression(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return (
-        a.get("key") == b.get("key")
-        and a.get("operator") == b.get("operator")
-        and sorted(map(str, a.get("values") or [])) == sorted(map(str, b.get("values") or []))
-    )
-
-
-def _accepts(expr: Mapping[str, Any], value: Any) -> bool:
-    """Whether a node labelled key=value (from the pod's nodeSelector) satisfies `expr`."""
+def accepts(expr: Mapping[str, Any], value: Any) -> bool:
+    """Whether a node labelled key=value (from the pod's nodeSelector) satisfies `expr`, as
+    the scheduler's `nodeaffinity` matching reads it (Gt and Lt compare integers)."""
     op, values = expr.get("operator"), expr.get("values") or []
     if op == "In":
         return value in values
     if op == "NotIn":
         return value not in values
-    return op != "DoesNotExist"
+    if op in ("Gt", "Lt"):
+        try:
+            label, bound = int(value), int(values[0])
+        except (TypeError, ValueError, IndexError):
+            return False
+        return label > bound if op == "Gt" else label < bound
+    return op == "Exists"
 
 
-def missing_required_expressions(
-    pod: Pod, wanted: Iterable[Expression]
-) -> tuple[list[Expression], list[Conflict]]:
-    terms = required_node_terms(pod)
-    selector = node_selector(pod)
-    added: list[Expression] = []
-    conflicts: list[Conflict] = []
-    for expr in wanted:
-        key = expr["key"]
-        in_terms = [e for t in terms for e in _expressions(t) if e.get("key") == key]
-        if terms and all(any(same_expression(expr, e) for e in _expressions(t)) for t in terms):
-            continue
-        clash = next((e for e in in_terms if not same_expression(expr, e)), None)
-        if clash is not None:
-            conflicts.append(Conflict("required node affinity", key, expr, dict(clash)))
-            continue
-        if key in selector and not _accepts(expr, selector[key]):
-            conflicts.append(
-                Conflict(
-                    "required node affinity", key, expr, {"nodeSelector": {key: selector[key]}}
-                )
-            )
-            continue
-        if any(same_expression(expr, a) for a in added):
-            continue
-        added.append(expr)
-    return added, conflicts
+@dataclass(frozen=True)
+class Rule:
+    expressions: tuple[Expression, ...]
+    mirror: bool
+
+
+def _compile(add: Mutations) -> Rule | None:
+    required = add.node_affinity.required if add.node_affinity is not None else ()
+    if not required and not add.mirror_node_selector:
+        return None
+    return Rule(tuple(e.as_k8s() for e in required), add.mirror_node_selector)
 
 
 def mirrored_node_selector(pod: Pod) -> list[Expression]:
@@ -87,31 +76,82 @@ def mirrored_node_selector(pod: Pod) -> list[Expression]:
     ]
 
 
-def missing_preferred_terms(pod: Pod, wanted: Sequence[PreferredNodeTerm]) -> list[Expression]:
-    present = list(preferred_node_terms(pod))
-    added: list[Expression] = []
-    for term in wanted:
-        k8s = term.as_k8s()
-        if k8s not in present:
-            present.append(k8s)
-            added.append(k8s)
-    return added
+def accepted_expressions(
+    pod: Pod, wanted: Iterable[Expression]
+) -> tuple[list[Expression], list[Conflict]]:
+    """The wanted expressions that some term lacks and that nothing the pod says contradicts."""
+    terms = [{canonical(e): e for e in _expressions(t)} for t in required_node_terms(pod)]
+    selector = node_selector(pod)
+    added: dict[Canonical, Expression] = {}
+    conflicts: list[Conflict] = []
+    for expr in wanted:
+        key, same = expr["key"], canonical(expr)
+        if same in added or (terms and all(same in term for term in terms)):
+            continue
+        clash = next((e for t in terms for c, e in t.items() if c[0] == key and c != same), None)
+        if clash is not None:
+            conflicts.append(Conflict(WHAT, key, expr, dict(clash)))
+        elif key in selector and not accepts(expr, selector[key]):
+            conflicts.append(Conflict(WHAT, key, expr, {"nodeSelector": {key: selector[key]}}))
+        else:
+            added[same] = expr
+    return list(added.values()), conflicts
 
 
-def workflow_pod_affinity_term(pod: Pod, rule: WorkflowPodAffinity) -> list[Expression]:
-    """A preferred podAffinity term for pods sharing this pod's value of the first label key
-    present; nothing when the pod has none of the keys (a static manifest cannot know it)."""
-    pod_labels = labels_of(pod)
-    key = next((k for k in rule.label_keys if isinstance(pod_labels.get(k), str)), None)
-    if key is None:
-        return []
-    term = {
-        "weight": rule.weight,
-        "podAffinityTerm": {
-            "labelSelector": {
-                "matchExpressions": [{"key": key, "operator": "In", "values": [pod_labels[key]]}]
-            },
-            "topologyKey": rule.topology_key,
-        },
-    }
-    return [] if term in preferred_pod_affinity_terms(pod) else [term]
+class NotATerm(ValueError):
+    """A nodeSelectorTerms entry that is not an object: nothing can be ANDed into it."""
+
+
+def term_plan(pod: Pod, exprs: Sequence[Expression]) -> list[tuple[tuple[Any, ...], list[Any]]]:
+    """Which term gets which expressions: each existing term the ones it lacks; with no term,
+    one new term with them all. Indexes are those of the pod's own list."""
+    terms = node_selector_terms(pod)
+    if not terms:
+        return [((), [{"matchExpressions": list(exprs)}])] if exprs else []
+    plan: list[tuple[tuple[Any, ...], list[Any]]] = []
+    for index, term in enumerate(terms):
+        if not isinstance(term, Mapping):
+            raise NotATerm(f"nodeSelectorTerms[{index}] is not an object")
+        present = {canonical(e) for e in _expressions(term)}
+        lacking = [e for e in exprs if canonical(e) not in present]
+        if lacking:
+            plan.append(((index, "matchExpressions"), lacking))
+    return plan
+
+
+def _missing(pod: Pod, rule: Rule, facts: PodFacts) -> tuple[Items, list[Conflict]]:
+    wanted = [*mirrored_node_selector(pod), *rule.expressions] if rule.mirror else rule.expressions
+    exprs, conflicts = accepted_expressions(pod, wanted)
+    return term_plan(pod, exprs), conflicts
+
+
+def shown_expressions(plan: Items) -> Items:
+    """The expressions added, each once, as the policy wrote them."""
+    seen: dict[Canonical, Any] = {}
+    assert isinstance(plan, list)  # term_plan's
+    for sub_path, values in plan:
+        exprs = values[0]["matchExpressions"] if not sub_path else values
+        for expr in exprs:
+            seen.setdefault(canonical(expr), expr)
+    return list(seen.values())
+
+
+KIND = MutationKind(
+    name="nodeAffinity.required",
+    reads=("node_affinity.required", "mirror_node_selector"),
+    path=(
+        "spec",
+        "affinity",
+        "nodeAffinity",
+        "requiredDuringSchedulingIgnoredDuringExecution",
+        "nodeSelectorTerms",
+    ),
+    patching=Patching.EACH_TERM,
+    placement=True,
+    stale=frozenset({"own_placement"}),
+    compile=_compile,
+    missing=_missing,
+    noun=WHAT,
+    keys=lambda plan: [str(e["key"]) for e in shown_expressions(plan) if isinstance(e, dict)],
+    shown=shown_expressions,
+)

@@ -1,4 +1,4 @@
-"""dnsConfig options (ndots and others), merged by name; an option the pod sets always wins.
+"""`dnsConfig.options` (ndots and others), merged by name; an option the pod sets always wins.
 
 kubelet merges `dnsConfig.options` over the policy's defaults by name (`pkg/kubelet/network/
 dns/dns.go`), so adding `ndots: "1"` replaces the ClusterFirst default `ndots:5` for this pod.
@@ -6,27 +6,46 @@ dns/dns.go`), so adding `ndots: "1"` replaces the ClusterFirst default `ndots:5`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from webhook.mutations.keyed import Conflict
-from webhook.pod import Pod, dns_options
-from webhook.policy.model import DnsOption
+from webhook.kube.pod import Pod, dns_options
+from webhook.match.facts import PodFacts
+from webhook.mutations.kind import Conflict, Items, MutationKind, Patching
+from webhook.policy.model import Mutations
+
+WHAT = "dns option"
 
 
-def missing_dns_options(
-    pod: Pod, wanted: Sequence[DnsOption]
-) -> tuple[list[dict[str, Any]], list[Conflict]]:
+def _compile(add: Mutations) -> tuple[dict[str, Any], ...] | None:
+    return tuple(o.as_k8s() for o in add.dns_config.options) if add.dns_config else None
+
+
+def _missing(
+    pod: Pod, rule: tuple[dict[str, Any], ...], facts: PodFacts
+) -> tuple[Items, list[Conflict]]:
     present = {str(o.get("name")): o.get("value") for o in dns_options(pod)}
     added: list[dict[str, Any]] = []
     conflicts: list[Conflict] = []
-    for option in wanted:
-        if option.name in present:
-            if present[option.name] != option.value:
-                conflicts.append(
-                    Conflict("dns option", option.name, option.value, present[option.name])
-                )
+    for option in rule:
+        name, value = option["name"], option.get("value")
+        if name in present:
+            if present[name] != value:
+                conflicts.append(Conflict(WHAT, name, value, present[name]))
             continue
-        present[option.name] = option.value
-        added.append(option.as_k8s())
+        present[name] = value
+        added.append(option)
     return added, conflicts
+
+
+KIND = MutationKind(
+    name="dnsConfig.options",
+    reads=("dns_config",),
+    path=("spec", "dnsConfig", "options"),
+    patching=Patching.APPEND,
+    placement=False,
+    stale=frozenset(),
+    compile=_compile,
+    missing=_missing,
+    noun=WHAT,
+    keys=lambda items: [str(o["name"]) for o in items if isinstance(o, dict)],
+)

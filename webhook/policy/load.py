@@ -1,6 +1,6 @@
-"""Reading policy files: YAML documents in, a validated PolicySet out, or one readable error.
+"""Policy files in, a validated PolicySet out, or every problem at once.
 
-Each error names the file, the document index (1-based), the line and the field path, e.g.
+Each problem names the file, the document index (1-based), the line and the field path, e.g.
 ``policies/spot.yaml: document 2, line 14: spec.add.tolerations[0].operator: ...``.
 """
 
@@ -9,28 +9,38 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
-from webhook.errors import PolicyError
+from webhook.errors import PolicyError, Problem
+from webhook.kube.mounts import read_stable, version_link
+from webhook.policy.documents import Parsed, parse_documents
 from webhook.policy.model import PlacementPolicy, PolicySettings, SettingsSpec
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 # Files next to policies that are not policies: policy tests (see `placement-webhook test`).
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
-_MODELS: dict[str, type[PlacementPolicy] | type[PolicySettings]] = {
+POLICY_MODELS: dict[str, type[PlacementPolicy | PolicySettings]] = {
     "PlacementPolicy": PlacementPolicy,
     "PolicySettings": PolicySettings,
 }
 
 
 @dataclass(frozen=True)
+class Source:
+    """One policy file's bytes. `name` is how errors show it (`root/key`, never kubelet's
+    timestamped directory); `key` is its name inside its directory, which the digest uses so
+    that the same files hash the same wherever they are."""
+
+    name: str
+    key: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class PolicySet:
-    """Policies sorted by (order, name), the set's settings, and a hash of the source bytes."""
+    """Policies sorted by (order, name), the set's settings, and a digest of the files."""
 
     policies: tuple[PlacementPolicy, ...]
     settings: SettingsSpec
@@ -48,7 +58,7 @@ def policy_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
     if not root.is_dir():
-        raise PolicyError(str(root), None, None, "", "no such policy file or directory")
+        raise FileNotFoundError(f"{root}: no such policy file or directory")
     return [
         path
         for path in sorted(root.iterdir())
@@ -59,150 +69,82 @@ def policy_files(root: Path) -> list[Path]:
     ]
 
 
-def load_policy_set(paths: Path | Sequence[Path]) -> PolicySet:
-    """Load and validate every policy under `paths`. Raises PolicyError on the first problem."""
-    roots = [paths] if isinstance(paths, Path) else list(paths)
-    files = [f for root in roots for f in policy_files(root)]
-    return parse_policy_set((str(f), f.read_bytes()) for f in files)
+def read_sources(roots: Sequence[Path]) -> list[Source]:
+    """The policy files under `roots`, each kubelet-mounted root read from one version (see
+    `webhook.kube.mounts`). Raises PolicyError for a root that does not exist, OSError when
+    files cannot be read."""
+    sources: list[Source] = []
+    for root in roots:
+        if not root.exists():
+            raise PolicyError(str(root), None, None, "", "no such policy file or directory")
+        sources += read_stable([version_link(root)], partial(_read_root, root))
+    return sources
 
 
-def parse_policy_set(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
-    """Validate policy documents given as (file name, bytes) pairs."""
-    policies: list[PlacementPolicy] = []
-    settings: PolicySettings | None = None
-    seen: dict[str, str] = {}
+def _read_root(root: Path, resolved: tuple[Path, ...]) -> list[Source]:
+    version = resolved[0]
+    if version.is_file():
+        return [Source(str(root), root.name, version.read_bytes())]
+    return [
+        Source(str(root / f.relative_to(version)), f.name, f.read_bytes())
+        for f in policy_files(version)
+    ]
+
+
+def digest_of(sources: Iterable[Source]) -> str:
+    """The set's identity: what `check` prints, `/readyz` serves and metrics label. It hashes
+    each file's key and bytes, not its path, so CI and every replica agree."""
     digest = hashlib.sha256()
-    names = []
-    for filename, data in sources:
-        names.append(filename)
-        digest.update(filename.encode() + b"\0" + data + b"\0")
-        for index, node in enumerate(_compose_documents(filename, data), start=1):
-            if node is None:
-                continue
-            doc = parse_document(filename, index, node)
-            if isinstance(doc, PolicySettings):
-                if settings is not None:
-                    raise PolicyError(
-                        filename,
-                        index,
-                        node.start_mark.line + 1,
-                        "kind",
-                        "only one PolicySettings document is allowed per set",
-                    )
-                settings = doc
-                continue
-            if doc.name in seen:
-                raise PolicyError(
-                    filename,
-                    index,
-                    _line_of(node, ("metadata", "name")),
-                    "metadata.name",
-                    f"policy {doc.name!r} is already defined in {seen[doc.name]}",
-                )
-            seen[doc.name] = filename
-            policies.append(doc)
-    policies.sort(key=lambda p: (p.spec.order, p.name))
+    for source in sources:
+        digest.update(source.key.encode() + b"\0" + source.data + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def load_policy_set(paths: Path | Sequence[Path]) -> PolicySet:
+    """Load and validate every policy under `paths`; PolicyError lists every problem."""
+    return parse_policy_set(read_sources([paths] if isinstance(paths, Path) else list(paths)))
+
+
+def parse_policy_set(sources: Iterable[Source | tuple[str, bytes]]) -> PolicySet:
+    """Validate policy files given as Sources or (file name, bytes) pairs."""
+    files = [s if isinstance(s, Source) else Source(s[0], Path(s[0]).name, s[1]) for s in sources]
+    documents: list[Parsed[PlacementPolicy | PolicySettings]] = []
+    problems: list[Problem] = []
+    for source in files:
+        parsed, found = parse_documents(source.name, source.data, POLICY_MODELS)
+        documents += parsed
+        problems += found
+    policies, settings, found = _assemble(documents)
+    problems += found
+    if problems:
+        raise PolicyError.of(problems)
     return PolicySet(
-        policies=tuple(policies),
-        settings=settings.spec if settings else SettingsSpec(),
-        digest=digest.hexdigest()[:16],
-        sources=tuple(names),
+        policies=tuple(sorted(policies, key=lambda p: (p.spec.order, p.name))),
+        settings=settings,
+        digest=digest_of(files),
+        sources=tuple(s.name for s in files),
     )
 
 
-def parse_document(filename: str, index: int, node: yaml.Node) -> PlacementPolicy | PolicySettings:
-    data = _to_python(filename, index, node)
-    if not isinstance(data, dict):
-        raise PolicyError(
-            filename, index, node.start_mark.line + 1, "", "a policy document must be a mapping"
-        )
-    kind = data.get("kind")
-    model = _MODELS.get(kind) if isinstance(kind, str) else None
-    if model is None:
-        raise PolicyError(
-            filename,
-            index,
-            _line_of(node, ("kind",)),
-            "kind",
-            f"unknown kind {kind!r}: expected one of {', '.join(_MODELS)}",
-        )
-    try:
-        document: PlacementPolicy | PolicySettings = model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown field"
-        raise PolicyError(filename, index, _line_of(node, loc), _dotted(loc), message) from None
-    return document
-
-
-def _compose_documents(filename: str, data: bytes) -> list[yaml.Node | None]:
-    """The documents of a file; an empty one (a trailing `---`) is None."""
-    documents: list[yaml.Node | None] = []
-    try:
-        # Composed one at a time, so a syntax error names the document it is in.
-        for node in yaml.compose_all(data.decode("utf-8"), Loader=yaml.SafeLoader):
-            empty = isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
-            documents.append(None if empty else node)
-    except UnicodeDecodeError as exc:
-        raise PolicyError(filename, None, None, "", f"not UTF-8 text: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError(
-            filename, len(documents) + 1, line, "", f"invalid YAML: {problem}"
-        ) from None
-    return documents
-
-
-def _to_python(filename: str, index: int, node: yaml.Node, path: str = "") -> Any:
-    """Build plain data from a YAML node; duplicate keys are errors (YAML silently keeps one)."""
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _to_python(filename, index, key_node)
-            where = f"{path}.{key}" if path else str(key)
-            if key in out:
-                raise PolicyError(
-                    filename, index, key_node.start_mark.line + 1, where, "duplicate key"
-                )
-            out[key] = _to_python(filename, index, value_node, where)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _to_python(filename, index, item, f"{path}[{i}]") for i, item in enumerate(node.value)
-        ]
-    return yaml.SafeLoader(b"").construct_object(node, deep=True)
-
-
-def _line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int:
-    """The 1-based line of the deepest node that `loc` reaches."""
-    current = node
-    for part in loc:
-        if isinstance(current, yaml.MappingNode):
-            for key_node, value_node in current.value:
-                if key_node.value == part:
-                    current = value_node
-                    break
-            else:
-                break
-        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(current.value):
-                break
-            current = current.value[part]
+def _assemble(
+    documents: list[Parsed[PlacementPolicy | PolicySettings]],
+) -> tuple[list[PlacementPolicy], SettingsSpec, list[Problem]]:
+    """Rules across documents: one PolicySettings at most, policy names unique."""
+    policies: list[PlacementPolicy] = []
+    settings: SettingsSpec | None = None
+    seen: dict[str, str] = {}
+    problems: list[Problem] = []
+    for doc in documents:
+        value = doc.value
+        if isinstance(value, PolicySettings):
+            if settings is not None:
+                message = "only one PolicySettings document is allowed per set"
+                problems.append(doc.problem((), message, field="kind"))
+            settings = value.spec
+        elif value.name in seen:
+            message = f"policy {value.name!r} is already defined in {seen[value.name]}"
+            problems.append(doc.problem(("metadata", "name"), message))
         else:
-            break
-    return int(current.start_mark.line) + 1
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
+            seen[value.name] = doc.file
+            policies.append(value)
+    return policies, settings or SettingsSpec(), problems

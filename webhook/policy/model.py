@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from webhook.workloads import Workload
+from webhook.kube.workloads import Workload
 
 API_VERSION = "pod-placement-webhook/v1"
 

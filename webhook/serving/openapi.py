@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhook.admission import API_VERSIONS
+from webhook.serving.admission import API_VERSIONS
 
 _GROUP_VERSION_KIND: dict[str, Any] = {
     "type": "object",

@@ -102,9 +102,14 @@ def node_affinity(pod: Pod) -> Mapping[str, Any]:
     return _map(_map(spec(pod).get("affinity")).get("nodeAffinity"))
 
 
-def required_node_terms(pod: Pod) -> list[Mapping[str, Any]]:
+def node_selector_terms(pod: Pod) -> list[Any]:
+    """The required nodeSelectorTerms as they are, entries of any type included."""
     required = _map(node_affinity(pod).get("requiredDuringSchedulingIgnoredDuringExecution"))
-    return [t for t in _list(required.get("nodeSelectorTerms")) if _is_map(t)]
+    return _list(required.get("nodeSelectorTerms"))
+
+
+def required_node_terms(pod: Pod) -> list[Mapping[str, Any]]:
+    return [t for t in node_selector_terms(pod) if _is_map(t)]
 
 
 def preferred_node_terms(pod: Pod) -> list[Mapping[str, Any]]:

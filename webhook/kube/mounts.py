@@ -10,15 +10,10 @@ Outside kubelet (plain files on a laptop) the same functions read the files as t
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import TypeVar
-
-from webhook.errors import PolicyError
-from webhook.policy.load import PolicySet, parse_policy_set, policy_files
 
 DATA_LINK = "..data"
 ATTEMPTS = 3
@@ -49,7 +44,7 @@ def read_stable(paths: Sequence[Path], read: Callable[[tuple[Path, ...]], T]) ->
         before = _resolve(paths)
         try:
             result = read(before)
-        except (OSError, PolicyError):
+        except OSError:
             # The version directory was deleted after our resolve: kubelet swapped meanwhile.
             if _resolve(paths) == before:
                 raise
@@ -57,32 +52,3 @@ def read_stable(paths: Sequence[Path], read: Callable[[tuple[Path, ...]], T]) ->
         if _resolve(paths) == before:
             return result
     raise MountChanging(f"{', '.join(map(str, paths))} changed during {ATTEMPTS} reads")
-
-
-def read_policy_sources(roots: Sequence[Path]) -> list[tuple[str, bytes]]:
-    """The policy files under `roots` as (name, bytes), every root read from one version.
-
-    Names are the user-visible paths (`root/key`, not `root/..2026_.../key`) so error messages
-    and the set's digest do not change with kubelet's timestamped directories.
-    """
-    sources: list[tuple[str, bytes]] = []
-    for root in roots:
-        sources += read_stable([version_link(root)], partial(_read_root, root))
-    return sources
-
-
-def load_policies(roots: Sequence[Path]) -> PolicySet:
-    """Like `load_policy_set`, but each kubelet-mounted root is read from a single version."""
-    return parse_policy_set(read_policy_sources(roots))
-
-
-def _read_root(root: Path, resolved: tuple[Path, ...]) -> list[tuple[str, bytes]]:
-    version = resolved[0]
-    return [(str(root / f.relative_to(version)), f.read_bytes()) for f in policy_files(version)]
-
-
-def digest_of(sources: Sequence[tuple[str, bytes]]) -> str:
-    digest = hashlib.sha256()
-    for name, data in sources:
-        digest.update(name.encode() + b"\0" + data + b"\0")
-    return digest.hexdigest()

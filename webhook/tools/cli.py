@@ -15,10 +15,10 @@ import yaml
 
 from webhook.engine import Result, compile_policy_set, mutate
 from webhook.errors import PolicyError
-from webhook.policy.load import load_policy_set
+from webhook.policy import load_policy_set
 from webhook.policy.schema import policy_json_schema
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 def default_policies() -> Path:
@@ -31,14 +31,15 @@ def _read_input(path: str) -> bytes:
 
 
 def _fail(message: str, code: int = 1) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    for line in message.splitlines() or [""]:
+        print(f"error: {line}", file=sys.stderr)
     return code
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from webhook.certs import ensure_dev_certificate
-    from webhook.logs import configure_logging
-    from webhook.server import ServeOptions, run
+    from webhook.serving.logs import configure_logging
+    from webhook.serving.serve import ServeOptions, run
+    from webhook.tools.certs import ensure_dev_certificate
 
     configure_logging(args.log_level)
     if args.workers < 1:
@@ -70,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     try:
         if args.workers > 1:
-            from webhook.workers import serve_workers
+            from webhook.serving.workers import serve_workers
 
             return serve_workers(options, args.workers)
         run(options)
@@ -114,7 +115,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     result = mutate(compiled, pod, namespace, namespace_labels, explain=args.explain)
     if args.explain:
-        from webhook.explain import render_explain
+        from webhook.tools.explain import render_explain
 
         color = _use_color(args.color)
         sys.stdout.write(render_explain(pod, result, color, namespace, namespace_labels))
@@ -153,7 +154,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from webhook.policytest import policy_test_json_schema, render_report, run_tests
+    from webhook.tools.policytest import policy_test_json_schema, render_report, run_tests
 
     if args.schema:
         sys.stdout.write(json.dumps(policy_test_json_schema(), indent=2) + "\n")
@@ -169,7 +170,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_certs(args: argparse.Namespace) -> int:
-    from webhook.certs import write_cluster_certificates
+    from webhook.tools.certs import write_cluster_certificates
 
     written = write_cluster_certificates(
         args.service, args.namespace, Path(args.out), new_ca=args.new_ca

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,22 +14,6 @@ from webhook.engine import Result
 _COLORS = {"+": "\033[32m", "-": "\033[31m", "@": "\033[36m", "!": "\033[33m"}
 _RESET = "\033[0m"
 
-# The policy-language clause behind each reason `match.py` gives, by the words the reason starts
-# with (tests/test_explain.py runs every clause, so a reworded reason fails there, not here).
-_CLAUSES = (
-    (re.compile(r"namespace labels? "), "match.namespaceSelector"),
-    (re.compile(r"namespace .* excluded$"), "match.excludeNamespaces"),
-    (re.compile(r"namespace .* not in "), "match.namespaces"),
-    (re.compile(r"label "), "match.podSelector"),
-    (re.compile(r"annotation "), "match.annotationSelector"),
-    (re.compile(r"owner "), "match.ownerKinds"),
-    (re.compile(r"workload "), "match.workloads"),
-    (re.compile(r"requests none of "), "match.requests"),
-    (re.compile(r"requests (no )?extended resources?"), "match.extendedResources"),
-    (re.compile(r"pod has "), "match.placement"),
-    (re.compile(r"excluded by (exclude\[\d+\])$"), ""),
-)
-
 
 def _yaml(value: Any) -> str:
     return yaml.safe_dump(orjson.loads(orjson.dumps(value)), sort_keys=False)
@@ -39,15 +22,6 @@ def _yaml(value: Any) -> str:
 def _paint(line: str, color: bool) -> str:
     code = _COLORS.get(line[:1]) if color else None
     return f"{code}{line}{_RESET}" if code else line
-
-
-def failed_clause(reason: str) -> str | None:
-    """`match.workloads` for "workload job not in [...]"; `exclude[0]` for an exclusion."""
-    for pattern, clause in _CLAUSES:
-        found = pattern.match(reason)
-        if found:
-            return clause or found.group(1)
-    return None
 
 
 def namespace_line(namespace: str, labels: Mapping[str, str] | None) -> str:
@@ -72,9 +46,8 @@ def render_explain(
         mode = " (audit)" if outcome.mode == "audit" else ""
         if not outcome.matched:
             lines.append(f"- {outcome.name}{mode}: not matched: {outcome.reason}")
-            clause = failed_clause(outcome.reason or "")
-            if clause:
-                lines.append(f"    clause: {clause}")
+            if outcome.failure is not None:
+                lines.append(f"    clause: {outcome.failure.clause}")
             continue
         if outcome.error:
             lines.append(_paint(f"! {outcome.name}{mode}: skipped, error: {outcome.error}", color))

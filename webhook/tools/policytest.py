@@ -20,18 +20,13 @@ from typing import Any, Literal
 
 import orjson
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from webhook.engine import CompiledPolicySet, Result, compile_policy_set, mutate
 from webhook.errors import PolicyError
-from webhook.policy.load import (
-    TEST_SUFFIXES,
-    _compose_documents,
-    _dotted,
-    _line_of,
-    _to_python,
-    load_policy_set,
-)
+from webhook.policy import load_policy_set
+from webhook.policy.documents import parse_documents
+from webhook.policy.load import TEST_SUFFIXES
 from webhook.policy.model import Metadata, Strict
 
 # --- the test file -------------------------------------------------------------------------
@@ -133,23 +128,10 @@ def find_test_files(root: Path) -> list[Path]:
 
 
 def read_tests(path: Path) -> list[PolicyTest]:
-    tests = []
-    for index, node in enumerate(_compose_documents(str(path), path.read_bytes()), start=1):
-        if node is None:
-            continue
-        data = _to_python(str(path), index, node)
-        try:
-            tests.append(PolicyTest.model_validate(data))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = tuple(first["loc"])
-            message = first["msg"].removeprefix("Value error, ")
-            if first["type"] == "extra_forbidden":
-                message = "unknown field"
-            raise PolicyError(
-                str(path), index, _line_of(node, loc), _dotted(loc), message
-            ) from None
-    return tests
+    parsed, problems = parse_documents(str(path), path.read_bytes(), {"PolicyTest": PolicyTest})
+    if problems:
+        raise PolicyError.of(problems)
+    return [doc.value for doc in parsed]
 
 
 def run_file(path: Path, display: str) -> list[CaseResult]:

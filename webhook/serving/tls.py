@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from webhook.mounts import read_stable
+from webhook.kube.mounts import read_stable
 
 log = logging.getLogger("webhook.tls")
 

@@ -21,8 +21,8 @@ import socket
 import sys
 from types import FrameType
 
-from webhook.policy.load import load_policy_set
-from webhook.server import Listeners, ServeOptions, run
+from webhook.policy import load_policy_set
+from webhook.serving.serve import Listeners, ServeOptions, run
 
 log = logging.getLogger("webhook.workers")
 

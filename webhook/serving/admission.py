@@ -17,7 +17,7 @@ import orjson
 
 from webhook.engine import CompiledPolicySet, Result, mutate
 from webhook.errors import ReviewError
-from webhook.pod import display_name
+from webhook.kube.pod import display_name
 
 log = logging.getLogger("webhook.admission")
 
@@ -174,7 +174,7 @@ def review_pod(
     for error in result.errors:
         log.error("policy failed: %s", error, extra={"uid": review.uid})
     outcome.applied, outcome.audited, outcome.errors = result.applied, result.audited, result.errors
-    outcome.failed = [o.name for o in result.outcomes if o.error]
+    outcome.failed = result.failed
     outcome.patch_ops = len(result.ops)
     outcome.warnings = warnings
     outcome.result = "patched" if result.ops else "unchanged"

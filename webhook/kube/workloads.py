@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from webhook.pod import Pod, annotations_of, labels_of, owner_kind_names
+from webhook.kube.pod import Pod, annotations_of, labels_of, owner_kind_names
 
 Workload = Literal[
     "daemonset",

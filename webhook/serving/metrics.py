@@ -25,8 +25,9 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from webhook.admission import Outcome
 from webhook.engine import CompiledPolicySet
+from webhook.policy import PolicyStore
+from webhook.serving.admission import Outcome
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "placement_webhook"
@@ -39,14 +40,6 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 
 RESULTS = ("patched", "unchanged", "skipped", "error", "invalid")
-
-
-class PolicySource(Protocol):
-    """What the metrics read from the policy store (webhook.server.PolicyStore)."""
-
-    current: CompiledPolicySet
-    reloads: dict[str, int]
-    last_error: str | None
 
 
 class NamespaceSource(Protocol):
@@ -64,12 +57,14 @@ class NamespaceSource(Protocol):
 class _StateCollector:
     """Series read from the store and the namespace view when Prometheus scrapes."""
 
-    def __init__(self, store: PolicySource, namespaces: NamespaceSource | None) -> None:
+    def __init__(
+        self, store: PolicyStore[CompiledPolicySet], namespaces: NamespaceSource | None
+    ) -> None:
         self.store = store
         self.namespaces = namespaces
 
     def collect(self) -> Iterator[Metric]:
-        source = self.store.current.source
+        source = self.store.source
         info = GaugeMetricFamily(
             f"{PREFIX}_policy_set_info",
             "The policy set in force: its hash (digest label) is the value 1.",
@@ -125,7 +120,9 @@ class _StateCollector:
 class Metrics:
     """The webhook's metrics in a registry of their own (tests run several servers at once)."""
 
-    def __init__(self, store: PolicySource, namespaces: NamespaceSource | None = None) -> None:
+    def __init__(
+        self, store: PolicyStore[CompiledPolicySet], namespaces: NamespaceSource | None = None
+    ) -> None:
         self.store = store
         # The `_created` series double the series count and no dashboard here reads them.
         disable_created_metrics()  # type: ignore[no-untyped-call]

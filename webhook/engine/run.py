@@ -1,0 +1,201 @@
+"""The core: (compiled policies, pod, namespace) -> JSON Patch and a report. Pure: no I/O.
+
+Policies run in order; each sees the pod as the policies before it left it, so a routing policy
+sees the placement a spot policy just added. A policy that fails on a pod is skipped and
+reported; it never blocks the pod.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from webhook import patch
+from webhook.engine.compile import CompiledPolicy, CompiledPolicySet
+from webhook.engine.result import Additions, PolicyOutcome, Result
+from webhook.kube.pod import annotations_of, is_daemonset_or_mirror
+from webhook.match.clauses import Failure, first_failure
+from webhook.match.facts import PodFacts
+from webhook.mutations.kind import Conflict, Patching
+
+WARNING_LIMIT = 120  # characters; the Kubernetes docs advise short warnings
+
+Builder = Callable[[patch.Doc, Sequence[patch.Segment], Any], tuple[list[patch.Op], patch.Doc]]
+BUILDERS: dict[Patching, Builder] = {
+    Patching.APPEND: patch.append,
+    Patching.KEYS: patch.set_keys,
+    Patching.EACH_TERM: patch.append_each,
+}
+
+
+@dataclass
+class Run:
+    """One pod on its way through the policies: what they did so far."""
+
+    compiled: CompiledPolicySet
+    facts: PodFacts  # facts.pod: the pod as the policies so far left it
+    placement_blocked: str | None
+    ops: list[patch.Op] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+    audited: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    outcomes: list[PolicyOutcome] = field(default_factory=list)
+    owners: dict[tuple[str, str], str] = field(default_factory=dict)  # (noun, key) -> policy
+
+
+@dataclass
+class Computed:
+    """What one policy adds to the pod as it is now: the additions, and their patch."""
+
+    additions: Additions
+    conflicts: list[Conflict]
+    ops: list[patch.Op]
+    pod: patch.Doc
+    stale: set[str]
+
+
+def mutate(
+    compiled: CompiledPolicySet,
+    pod: Mapping[str, Any],
+    namespace: str,
+    namespace_labels: Mapping[str, str] | None = None,
+    explain: bool = False,
+) -> Result:
+    """Run every policy on `pod` and return the patch that applies their additions."""
+    run = start(compiled, pod, namespace, namespace_labels)
+    for policy in (
+        compiled.policies if explain else compiled.candidates(namespace, run.facts.labels)
+    ):
+        failure = match_policy(policy, run.facts)
+        if failure is not None:
+            if explain:
+                run.outcomes.append(PolicyOutcome(policy.name, policy.mode, False, failure))
+            continue
+        outcome, computed = run_policy(run, policy)
+        if computed is not None and computed.additions:
+            commit(run, policy, outcome, computed)
+    add_provenance(run, compiled.settings.annotation_key)
+    return Result(
+        run.ops,
+        run.applied,
+        run.warnings,
+        run.outcomes,
+        run.facts.pod,
+        run.audited,
+        run.errors,
+    )
+
+
+def start(
+    compiled: CompiledPolicySet,
+    pod: Mapping[str, Any],
+    namespace: str,
+    namespace_labels: Mapping[str, str] | None,
+) -> Run:
+    """The review before any policy: its facts and whether placement may be added at all."""
+    blocked: str | None = None
+    if is_daemonset_or_mirror(pod):
+        blocked = "daemonset, mirror or bound pod: placement is never added"
+    elif compiled.placement_excluded(namespace):
+        blocked = f"namespace {namespace!r} is excluded from placement"
+    return Run(compiled, PodFacts(pod, namespace, namespace_labels), blocked)
+
+
+def match_policy(policy: CompiledPolicy, facts: PodFacts) -> Failure | None:
+    """None when the policy applies: its match holds and none of its excludes does."""
+    failure = first_failure(policy.checks, facts)
+    if failure is not None:
+        return failure
+    for excluded, checks in policy.excludes:
+        if first_failure(checks, facts) is None:
+            return excluded
+    return None
+
+
+def run_policy(run: Run, policy: CompiledPolicy) -> tuple[PolicyOutcome, Computed | None]:
+    """What a matching policy adds; a policy that fails here is skipped, never the pod."""
+    outcome = PolicyOutcome(policy.name, policy.mode, True)
+    run.outcomes.append(outcome)
+    if run.placement_blocked:
+        outcome.notes.append(run.placement_blocked)
+    try:
+        computed = compute(policy, run.facts, placement=run.placement_blocked is None)
+    except Exception as exc:  # a policy's own bug must never block a pod: skip it
+        outcome.error = f"{type(exc).__name__}: {exc}"
+        run.errors.append(f"policy {policy.name}: {outcome.error}")
+        run.warnings.append(short(f"policy {policy.name} skipped: internal error"))
+        return outcome, None
+    outcome.additions = computed.additions
+    report_conflicts(run, policy.name, outcome, computed.conflicts)
+    return outcome, computed
+
+
+def compute(policy: CompiledPolicy, facts: PodFacts, placement: bool) -> Computed:
+    """Each kind the policy uses, in order, against the pod as the kinds before it left it."""
+    computed = Computed(Additions(), [], [], facts.pod, set())
+    for addition in policy.additions:
+        kind = addition.kind
+        if kind.placement and not placement:
+            continue
+        items, conflicts = kind.missing(computed.pod, addition.rule, facts)
+        computed.conflicts += conflicts
+        if items:
+            ops, computed.pod = BUILDERS[kind.patching](computed.pod, kind.path, items)
+            computed.ops += ops
+            computed.additions.by_kind.append((kind, items))
+            computed.stale.update(kind.stale)
+    return computed
+
+
+def report_conflicts(
+    run: Run, name: str, outcome: PolicyOutcome, conflicts: list[Conflict]
+) -> None:
+    """A value kept over this policy's: a warning when another policy set it, else a note."""
+    for conflict in conflicts:
+        owner = run.owners.get((conflict.what, conflict.key))
+        if owner is None:
+            outcome.notes.append(f"{conflict.what} {conflict.key}: the pod's own value kept")
+            continue
+        run.warnings.append(
+            short(f"policy {name}: {conflict.what} {conflict.key} kept from policy {owner}")
+        )
+        outcome.notes.append(f"{conflict.what} {conflict.key}: policy {owner} set it first")
+
+
+def commit(run: Run, policy: CompiledPolicy, outcome: PolicyOutcome, computed: Computed) -> None:
+    """Apply what the policy adds, or in audit mode only report it."""
+    if policy.mode == "audit":
+        run.audited.append(policy.name)
+        parts = ", ".join(computed.additions.as_dict())
+        run.warnings.append(short(f"policy {policy.name} (audit) would add: {parts}"))
+        return
+    for kind, items in computed.additions.by_kind:
+        if kind.noun:
+            for key in kind.keys(items):
+                run.owners.setdefault((kind.noun, key), policy.name)
+    run.ops += computed.ops
+    run.applied.append(policy.name)
+    run.facts.advance(computed.pod, computed.stale)
+
+
+def add_provenance(run: Run, key: str) -> None:
+    """Name the policies that changed the pod, after those an earlier call named (the
+    apiserver reinvokes webhooks)."""
+    if not run.applied:
+        return
+    pod = run.facts.pod
+    listed = [n for n in str(annotations_of(pod).get(key) or "").split(",") if n]
+    names = listed + [n for n in run.applied if n not in listed]
+    try:
+        ops, pod = patch.set_keys(pod, ("metadata", "annotations"), {key: ",".join(names)})
+    except patch.PatchError as exc:
+        run.warnings.append(short(f"annotation {key} not added: {exc}"))
+        return
+    run.ops += ops
+    run.facts.advance(pod, ("annotations", "workload"))
+
+
+def short(text: str) -> str:
+    return text if len(text) <= WARNING_LIMIT else text[: WARNING_LIMIT - 3] + "..."

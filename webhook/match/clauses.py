@@ -1,0 +1,192 @@
+"""A policy's `match` (and each `exclude`) compiled into small checks, cheapest first.
+
+Each check returns None when its clause holds, or a Failure naming the clause as it is written
+in the policy (`match.workloads`) and a short message (shown by `--explain`, policy tests and
+warnings); nothing downstream reads the message to learn which clause failed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from webhook.match.facts import PodFacts
+from webhook.policy.model import LabelSelector, MatchSpec
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A clause that does not hold: `clause` as written in the policy, `message` for people."""
+
+    clause: str
+    message: str
+
+
+Check = Callable[[PodFacts], Failure | None]
+
+
+def glob_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    exact = frozenset(p for p in patterns if not any(c in p for c in "*?["))
+    globs = [p for p in patterns if p not in exact]
+    regex = re.compile("|".join(fnmatch.translate(g) for g in globs)) if globs else None
+    return lambda name: name in exact or (regex is not None and regex.match(name) is not None)
+
+
+def compile_selector(selector: LabelSelector) -> Callable[[Mapping[str, Any]], str | None]:
+    """Kubernetes LabelSelector semantics on a string map; returns the first failed clause."""
+    pairs: list[tuple[str, str, tuple[str, ...]]] = [
+        (k, "In", (v,)) for k, v in selector.match_labels.items()
+    ]
+    pairs += [(e.key, e.operator, e.values) for e in selector.match_expressions]
+    # The sorted value lists of the messages are written here once, not on every failed match.
+    clauses = [(key, op, frozenset(values), str(sorted(set(values)))) for key, op, values in pairs]
+
+    def check(values: Mapping[str, Any]) -> str | None:
+        for key, op, allowed, shown in clauses:
+            present = key in values
+            if op == "In" and not (present and values[key] in allowed):
+                return f"{key} not in {shown}"
+            if op == "NotIn" and present and values[key] in allowed:
+                return f"{key} in {shown}"
+            if op == "Exists" and not present:
+                return f"{key} absent"
+            if op == "DoesNotExist" and present:
+                return f"{key} present"
+        return None
+
+    return check
+
+
+def _on_map(
+    clause: str, prefix: str, selector: LabelSelector, read: Callable[[PodFacts], Any]
+) -> Check:
+    on_values = compile_selector(selector)
+
+    def check(f: PodFacts) -> Failure | None:
+        failed = on_values(read(f))
+        return None if failed is None else Failure(clause, prefix + failed)
+
+    return check
+
+
+def compile_match(spec: MatchSpec, where: str = "match") -> list[Check]:
+    """The checks of one MatchSpec; `where` names it in failures (`match`, `exclude[0]`)."""
+    checks = _namespace_checks(spec, where)
+    if spec.pod_selector is not None:
+        clause = f"{where}.podSelector"
+        checks.append(_on_map(clause, "label ", spec.pod_selector, lambda f: f.labels))
+    if spec.annotation_selector is not None:
+        clause = f"{where}.annotationSelector"
+        checks.append(_on_map(clause, "annotation ", spec.annotation_selector,
+                              lambda f: f.annotations))  # fmt: skip
+    checks += _pod_checks(spec, where)
+    if spec.namespace_selector is not None:
+        checks.append(_namespace_labels_check(spec.namespace_selector, where))
+    return checks
+
+
+def _namespace_checks(spec: MatchSpec, where: str) -> list[Check]:
+    checks: list[Check] = []
+    if spec.namespaces:
+        in_namespaces = glob_matcher(spec.namespaces)
+        names_shown = str(list(spec.namespaces))
+        clause = f"{where}.namespaces"
+        checks.append(
+            lambda f: (
+                None
+                if in_namespaces(f.namespace)
+                else Failure(clause, f"namespace {f.namespace!r} not in {names_shown}")
+            )
+        )
+    if spec.exclude_namespaces:
+        excluded = glob_matcher(spec.exclude_namespaces)
+        clause = f"{where}.excludeNamespaces"
+        checks.append(
+            lambda f: (
+                Failure(clause, f"namespace {f.namespace!r} excluded")
+                if excluded(f.namespace)
+                else None
+            )
+        )
+    return checks
+
+
+def _pod_checks(spec: MatchSpec, where: str) -> list[Check]:
+    checks: list[Check] = []
+    if spec.owner_kinds:
+        kinds = frozenset(spec.owner_kinds)
+        kinds_shown = str(sorted(kinds))
+        clause = f"{where}.ownerKinds"
+        checks.append(
+            lambda f: (
+                None
+                if kinds.intersection(f.owner_kinds)
+                else Failure(clause, f"owner {f.owner_kinds[1] or 'none'} not in {kinds_shown}")
+            )
+        )
+    if spec.workloads:
+        workloads = frozenset(spec.workloads)
+        workloads_shown = str(sorted(workloads))
+        clause = f"{where}.workloads"
+        checks.append(
+            lambda f: (
+                None
+                if f.workload in workloads
+                else Failure(clause, f"workload {f.workload} not in {workloads_shown}")
+            )
+        )
+    if spec.requests:
+        wanted = frozenset(spec.requests)
+        no_request = Failure(f"{where}.requests", f"requests none of {sorted(wanted)}")
+        checks.append(lambda f: None if wanted.intersection(f.resources) else no_request)
+    if spec.extended_resources is not None:
+        checks.append(_extended_check(spec.extended_resources, f"{where}.extendedResources"))
+    if spec.placement != "any":
+        checks.append(_placement_check(spec.placement == "own", f"{where}.placement"))
+    return checks
+
+
+def _extended_check(want: bool, clause: str) -> Check:
+    none_requested = Failure(clause, "requests no extended resource")
+
+    def check(f: PodFacts) -> Failure | None:
+        if bool(f.extended) == want:
+            return None
+        if want:
+            return none_requested
+        return Failure(clause, f"requests extended resources {sorted(f.extended)}")
+
+    return check
+
+
+def _placement_check(own: bool, clause: str) -> Check:
+    has_own = Failure(clause, "pod has its own placement")
+    has_none = Failure(clause, "pod has no placement of its own")
+    if own:
+        return lambda f: None if f.own_placement else has_none
+    return lambda f: has_own if f.own_placement else None
+
+
+def _namespace_labels_check(selector: LabelSelector, where: str) -> Check:
+    on_namespace = compile_selector(selector)
+    clause = f"{where}.namespaceSelector"
+    unknown = Failure(clause, "namespace labels unknown (namespace view not synced)")
+
+    def check(f: PodFacts) -> Failure | None:
+        if f.namespace_labels is None:
+            return unknown
+        failed = on_namespace(f.namespace_labels)
+        return None if failed is None else Failure(clause, "namespace label " + failed)
+
+    return check
+
+
+def first_failure(checks: list[Check], facts: PodFacts) -> Failure | None:
+    for check in checks:
+        failed = check(facts)
+        if failed is not None:
+            return failed
+    return None

@@ -1,0 +1,86 @@
+"""What a mutation kind is: everything the engine, the patch builder, provenance and explain need
+to know about one thing a policy can add to a pod, declared in the kind's own module.
+
+A kind's rule is compiled from the policy once, at load (`compile`); on each review `missing`
+returns what the pod still lacks (`items`) and the values it kept over the policy's
+(`conflicts`). Nothing outside the kind's module knows what its items look like.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from webhook.kube.pod import Pod
+from webhook.match.facts import PodFacts
+from webhook.policy.model import Mutations
+
+Items = list[Any] | dict[str, Any]
+R = TypeVar("R")
+
+
+class Patching(enum.Enum):
+    """How a kind's items reach the pod (JSON Patch `add` operations, built by the engine)."""
+
+    APPEND = "appended to the list at `path`"
+    KEYS = "added as keys of the map at `path`"
+    # Items are (sub-path under `path`, list) pairs: each list is appended where its sub-path
+    # points (one existing term), or, with an empty sub-path, to `path` itself (a new term).
+    EACH_TERM = "appended into each existing term of the list at `path`"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A value a policy wanted for a key the pod already has with another value."""
+
+    what: str
+    key: str
+    wanted: Any
+    existing: Any
+
+
+def _identity(items: Items) -> Items:
+    return items
+
+
+def _no_keys(items: Items) -> Iterable[str]:
+    return ()
+
+
+@dataclass(frozen=True)
+class MutationKind(Generic[R]):
+    name: str  # as written in a policy's `add`: "nodeAffinity.required"
+    # The Mutations fields (dotted) its rule is compiled from. Their order in the model is the
+    # order kinds run in, so a kind sees what the ones before it added to the same list.
+    reads: tuple[str, ...]
+    path: tuple[str, ...]  # where in the pod its items go
+    patching: Patching
+    placement: bool  # never added where placement is not (DaemonSet pods, excluded namespaces)
+    stale: frozenset[str]  # the PodFacts its additions change (webhook.match.facts.FACTS)
+    compile: Callable[[Mutations], R | None]  # None: the policy does not use this kind
+    missing: Callable[[Pod, R, PodFacts], tuple[Items, list[Conflict]]]
+    part: str = ""  # how `--explain` and policy tests name what it adds; default: `name`
+    noun: str = ""  # what a conflict on one of its keys is called ("label")
+    keys: Callable[[Items], Iterable[str]] = field(default=_no_keys)  # keys it sets, for owners
+    shown: Callable[[Items], Items] = field(default=_identity)  # its items as people read them
+
+    @property
+    def shown_as(self) -> str:
+        return self.part or self.name
+
+
+def missing_entries(
+    what: str, present: Mapping[str, Any], wanted: Mapping[str, str]
+) -> tuple[dict[str, str], list[Conflict]]:
+    """Entries of `wanted` whose key the map lacks; a key it has with another value is kept."""
+    added: dict[str, str] = {}
+    conflicts: list[Conflict] = []
+    for key, value in wanted.items():
+        if key in present:
+            if present[key] != value:
+                conflicts.append(Conflict(what, key, value, present[key]))
+            continue
+        added[key] = value
+    return added, conflicts

@@ -1,0 +1,200 @@
+"""`placement-webhook serve`: the webhook and health servers, their watchers, and signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import ssl
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from webhook.engine import CompiledPolicySet, compile_policy_set
+from webhook.policy import PolicyStore
+from webhook.serving.app import create_health_app, create_webhook_app
+from webhook.serving.limits import READ_TIMEOUT_SECONDS, guarded_protocol
+from webhook.serving.metrics import Metrics
+from webhook.serving.reload import DEFAULT_POLL_SECONDS, PolicyWatcher
+from webhook.serving.tls import CertificateReloader
+
+log = logging.getLogger("webhook.server")
+
+KEEP_ALIVE_SECONDS = 75
+
+
+@dataclass
+class ServeOptions:
+    policies: list[Path]
+    cert_file: Path
+    key_file: Path
+    host: str = "0.0.0.0"
+    port: int = 8443
+    health_port: int | None = 8080
+    log_level: str = "info"
+    read_timeout: float = READ_TIMEOUT_SECONDS
+    floor_route: bool = False
+    policy_poll_seconds: float = DEFAULT_POLL_SECONDS  # 0: never reload policies
+    cert_poll_seconds: float = DEFAULT_POLL_SECONDS  # 0: never reload the certificate
+    namespace_labels_from_cluster: bool = False  # list+watch Namespaces for namespaceSelector
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Listeners:
+    """Sockets bound by a parent process and shared by its workers (`serve --workers`)."""
+
+    webhook: socket.socket
+    health: socket.socket | None
+
+
+def tls_context_hardening(context: ssl.SSLContext) -> None:
+    """TLS 1.2 or newer only."""
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+
+
+def load_store(paths: Sequence[Path]) -> PolicyStore[CompiledPolicySet]:
+    return PolicyStore(paths, compile_policy_set)
+
+
+async def serve(options: ServeOptions, listeners: Listeners | None = None) -> None:
+    store = load_store(options.policies)
+    log.info(
+        "serving %d policies (digest %s) on https://%s:%d/mutate",
+        len(store.source.policies),
+        store.digest,
+        options.host,
+        options.port,
+    )
+    namespace_view, namespace_watcher = None, None
+    if options.namespace_labels_from_cluster:
+        # Imported here: the kubernetes client costs ~25 MiB and a second of start-up.
+        from webhook.serving.namespaces import start_namespace_view
+
+        namespace_view, namespace_watcher = start_namespace_view()
+    metrics = Metrics(store, namespace_view)
+    lookup = namespace_view.lookup if namespace_view is not None else None
+    webhook, certificates = _webhook_server(options, store, lookup, metrics, listeners)
+    servers = [webhook]
+    if options.health_port:
+        servers.append(_health_server(options, store, metrics, listeners))
+    watchers: list[Coroutine[Any, Any, None]] = []
+    if options.policy_poll_seconds > 0:
+        watchers.append(PolicyWatcher(store, options.policy_poll_seconds).run())
+    if options.cert_poll_seconds > 0:
+        watchers.append(certificates.watch(options.cert_poll_seconds))
+    tasks = [asyncio.create_task(w) for w in watchers]
+    try:
+        await run_servers(servers)
+    finally:
+        for task in tasks:
+            task.cancel()
+        if namespace_watcher is not None:
+            namespace_watcher.stop()
+
+
+def _webhook_server(
+    options: ServeOptions,
+    store: PolicyStore[CompiledPolicySet],
+    namespace_labels: Any,
+    metrics: Metrics,
+    listeners: Listeners | None,
+) -> tuple[uvicorn.Server, CertificateReloader]:
+    config = uvicorn.Config(
+        create_webhook_app(
+            store,
+            namespace_labels,
+            read_timeout=options.read_timeout,
+            floor_route=options.floor_route,
+            metrics=metrics,
+        ),
+        host=options.host,
+        port=options.port,
+        http=guarded_protocol(options.read_timeout),
+        ssl_certfile=str(options.cert_file),
+        ssl_keyfile=str(options.key_file),
+        log_level=options.log_level,
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_graceful_shutdown=20,
+    )
+    config.load()
+    assert config.ssl is not None
+    tls_context_hardening(config.ssl)
+    certificates = CertificateReloader(options.cert_file, options.key_file, tls_context_hardening)
+    certificates.install(config.ssl)
+    return _Server(config, listeners.webhook if listeners else None), certificates
+
+
+def _health_server(
+    options: ServeOptions,
+    store: PolicyStore[CompiledPolicySet],
+    metrics: Metrics,
+    listeners: Listeners | None,
+) -> uvicorn.Server:
+    config = uvicorn.Config(
+        create_health_app(store, metrics),
+        host=options.host,
+        port=options.health_port or 0,
+        log_level=options.log_level,
+        log_config=None,
+        access_log=False,
+    )
+    return _Server(config, listeners.health if listeners else None)
+
+
+async def run_servers(servers: Sequence[uvicorn.Server]) -> None:
+    """Run uvicorn servers side by side; SIGTERM or SIGINT stops them all gracefully
+    (listeners close first, in-flight requests finish)."""
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    try:
+        await asyncio.gather(*(s.serve() for s in servers))
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def run(options: ServeOptions, listeners: Listeners | None = None) -> None:
+    """Serve until stopped, on uvloop when installed, as `uvicorn.run` would choose: a plain
+    `asyncio.run` would use the slower default event loop."""
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(serve(options, listeners))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to `run_servers` (one handler for all),
+    on its own socket or on one bound by a parent process."""
+
+    def __init__(self, config: uvicorn.Config, sock: socket.socket | None = None) -> None:
+        super().__init__(config)
+        self.sock = sock
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        if sockets is None and self.sock is not None:
+            sockets = [self.sock]
+        await super().serve(sockets)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
