@@ -241,6 +241,77 @@ def test_the_digest_follows_the_bytes(tmp_path: Path) -> None:
     assert load_policy_set(path).digest != before
 
 
+def test_check_reports_every_problem_of_a_set_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, FIRST + POLICY_HEAD + "  order: first\n  add: {labels: {a: b}}\n", "a.yaml")
+    write(tmp_path, POLICY_HEAD.replace("spot", "second") + "  add: {tolerationz: []}\n", "b.yaml")
+    write(tmp_path, FIRST, "c.yaml")
+    assert main(["check", str(tmp_path)]) == 1
+    _, err = capsys.readouterr()
+    assert err.splitlines() == [
+        f"error: {tmp_path / 'a.yaml'}, document 2, line 14: spec.order: Input should be a valid "
+        "integer, unable to parse string as an integer",
+        f"error: {tmp_path / 'b.yaml'}, document 1, line 6: spec.add.tolerationz: unknown field; "
+        "did you mean 'tolerations'?",
+        f"error: {tmp_path / 'c.yaml'}, document 1, line 4: metadata.name: policy 'first' is "
+        f"already defined in {tmp_path / 'a.yaml'}",
+    ]
+
+
+SUGGESTIONS = {
+    "a top-level field": ("spec: {ordr: 1, add: {labels: {a: b}}}", "spec.ordr", "'order'"),
+    "a field nested in a list": (
+        "spec: {add: {tolerations: [{key: a, operater: Exists}]}}",
+        "spec.add.tolerations[0].operater",
+        "'operator'",
+    ),
+    "a field under an optional object": (
+        "spec: {add: {nodeAffinity: {requird: []}}}",
+        "spec.add.nodeAffinity.requird",
+        "'required'",
+    ),
+    "a match clause misspelt": (
+        "spec: {match: {podSelectr: {}}, add: {labels: {a: b}}}",
+        "spec.match.podSelectr",
+        "'podSelector'",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "nearest"), list(SUGGESTIONS.values()), ids=list(SUGGESTIONS)
+)
+def test_an_unknown_field_names_the_nearest_known_one(
+    tmp_path: Path, spec: str, field: str, nearest: str
+) -> None:
+    head = "apiVersion: pod-placement-webhook/v1\nkind: PlacementPolicy\nmetadata: {name: p}\n"
+    path = write(tmp_path, head + spec + "\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy_set(path)
+    assert str(caught.value).endswith(f"{field}: unknown field; did you mean {nearest}?")
+
+
+def test_a_field_like_no_known_one_gets_no_suggestion(tmp_path: Path) -> None:
+    head = "apiVersion: pod-placement-webhook/v1\nkind: PlacementPolicy\nmetadata: {name: p}\n"
+    path = write(tmp_path, head + "spec: {add: {labels: {a: b}}, zzzzzz: 1}\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy_set(path)
+    assert str(caught.value).endswith("spec.zzzzzz: unknown field")
+
+
+def test_the_digest_is_the_same_wherever_the_files_are(tmp_path: Path) -> None:
+    for where in ("ci/checkout/policies", "etc/pod-placement-webhook/policies"):
+        (tmp_path / where).mkdir(parents=True)
+        for source in sorted(SHIPPED_POLICIES.glob("*.yaml")):
+            (tmp_path / where / source.name).write_bytes(source.read_bytes())
+    digests = {
+        load_policy_set(tmp_path / where).digest
+        for where in ("ci/checkout/policies", "etc/pod-placement-webhook/policies")
+    }
+    assert digests == {load_policy_set(SHIPPED_POLICIES).digest}
+
+
 # --- the JSON Schema ------------------------------------------------------------------------
 
 
