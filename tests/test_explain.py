@@ -93,8 +93,7 @@ def test_explain_names_the_clause_that_failed(
     (outcome,) = result.outcomes
     assert not outcome.matched
     assert outcome.reason is not None
-    assert outcome.failure is not None
-    assert outcome.failure.clause == clause
+    assert outcome.clause == clause
     text = render_explain(pod, result, namespace="shop", namespace_labels=labels)
     assert f"- under-test: not matched: {outcome.reason}\n    clause: {clause}\n" in text
 

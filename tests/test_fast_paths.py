@@ -22,7 +22,7 @@ from tests.pods import (
     policy,
     toleration,
 )
-from webhook.engine.run import BUILDERS
+from webhook.engine.compile import BUILDERS
 from webhook.match.facts import FACTS, PodFacts
 from webhook.mutations import KINDS
 

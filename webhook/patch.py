@@ -11,6 +11,7 @@ against it; the document is copied only along the changed path, never deeply.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,6 +34,13 @@ def unescape(segment: str) -> str:
 
 
 def pointer(segments: Sequence[Segment]) -> str:
+    if type(segments) is tuple:
+        return _pointer(segments)
+    return "".join("/" + escape(s) for s in segments)
+
+
+@functools.lru_cache(maxsize=4096)  # the paths mutations add to are few and fixed
+def _pointer(segments: tuple[Segment, ...]) -> str:
     return "".join("/" + escape(s) for s in segments)
 
 
@@ -62,17 +70,17 @@ def _nest(segments: Sequence[Segment], value: Any) -> Any:
 
 def _replace_at(doc: Any, path: Sequence[Segment], make: Any) -> Any:
     """A copy of `doc` whose node at `path` is `make(node)`, copying only the path's nodes."""
-    if not path:
-        return make(doc)
-    head = path[0]
-    if _is_map(doc):
-        copy = dict(doc)
-        copy[head] = _replace_at(doc.get(head), path[1:], make)
-        return copy
-    index = int(head)
-    copy_list = list(doc)
-    copy_list[index] = _replace_at(doc[index], path[1:], make)
-    return copy_list
+    copies: list[Any] = []
+    node = doc
+    for segment in path:
+        copy = dict(node) if type(node) is dict or isinstance(node, Mapping) else list(node)
+        copies.append(copy)
+        node = node[segment]
+    replaced = make(node)
+    for copy, segment in zip(reversed(copies), reversed(path), strict=True):
+        copy[segment] = replaced
+        replaced = copy
+    return replaced
 
 
 def _whole(doc: Doc, path: Sequence[Segment], depth: int, value: Any) -> tuple[list[Op], Doc]:

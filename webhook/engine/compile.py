@@ -3,21 +3,31 @@ that do not depend on the pod worked out once, and the index that finds candidat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from webhook.match.clauses import Check, Failure, compile_match, glob_matcher
+from webhook import patch
+from webhook.match.clauses import Check, Failure, compile_match, fixed, glob_matcher
 from webhook.match.index import PolicyIndex
 from webhook.mutations import KINDS, MutationKind
+from webhook.mutations.kind import Patching
 from webhook.policy.load import PolicySet
 from webhook.policy.model import MatchSpec, PlacementPolicy, SettingsSpec
+
+Builder = Callable[[patch.Doc, Sequence[patch.Segment], Any], tuple[list[patch.Op], patch.Doc]]
+BUILDERS: dict[Patching, Builder] = {
+    Patching.APPEND: patch.append,
+    Patching.KEYS: patch.set_keys,
+    Patching.EACH_TERM: patch.append_each,
+}
 
 
 @dataclass(frozen=True)
 class CompiledAddition:
     kind: MutationKind[Any]
     rule: Any  # what kind.compile made of the policy
+    build: Builder  # the patch builder for kind.patching
 
 
 @dataclass(frozen=True)
@@ -27,18 +37,10 @@ class CompiledPolicy:
     checks: list[Check]
     excludes: tuple[tuple[Failure, list[Check]], ...]  # the failure reported when one holds
     additions: tuple[CompiledAddition, ...]  # in the order kinds run
-
-    @property
-    def name(self) -> str:
-        return self.policy.name
-
-    @property
-    def mode(self) -> str:
-        return self.policy.spec.mode
-
-    @property
-    def match(self) -> MatchSpec:
-        return self.policy.spec.match
+    # Read on every review: copied out of the model once.
+    name: str
+    mode: str
+    match: MatchSpec
 
 
 @dataclass(frozen=True)
@@ -59,16 +61,25 @@ class CompiledPolicySet:
 def compile_policy(policy: PlacementPolicy, position: int) -> CompiledPolicy:
     spec = policy.spec
     excludes = tuple(
-        (Failure(f"exclude[{i}]", f"excluded by exclude[{i}]"), compile_match(e, f"exclude[{i}]"))
+        (fixed(f"exclude[{i}]", f"excluded by exclude[{i}]"), compile_match(e, f"exclude[{i}]"))
         for i, e in enumerate(spec.exclude)
     )
     additions = tuple(
-        CompiledAddition(kind, rule)
+        CompiledAddition(kind, rule, BUILDERS[kind.patching])
         for kind in KINDS
         for rule in [kind.compile(spec.add)]
         if rule is not None
     )
-    return CompiledPolicy(policy, position, compile_match(spec.match), excludes, additions)
+    return CompiledPolicy(
+        policy,
+        position,
+        compile_match(spec.match),
+        excludes,
+        additions,
+        policy.name,
+        spec.mode,
+        spec.match,
+    )
 
 
 def compile_policy_set(policy_set: PolicySet) -> CompiledPolicySet:

@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from webhook.match.clauses import Failure
 from webhook.mutations.kind import Items, MutationKind
 
 
-@dataclass
+@dataclass(slots=True)
 class Additions:
     """What one policy adds to one pod: each kind's items, in the order kinds run."""
 
@@ -36,21 +35,18 @@ class Additions:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class PolicyOutcome:
     """One policy's verdict on one pod."""
 
     name: str
     mode: str
     matched: bool
-    failure: Failure | None = None  # the clause that did not hold, when not matched
+    clause: str | None = None  # when not matched: the clause that did not hold
+    reason: str | None = None  # and why, for people
     additions: Additions = field(default_factory=Additions)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
-
-    @property
-    def reason(self) -> str | None:
-        return None if self.failure is None else self.failure.message
 
 
 @dataclass

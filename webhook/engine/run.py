@@ -7,29 +7,22 @@ reported; it never blocks the pod.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from webhook import patch
 from webhook.engine.compile import CompiledPolicy, CompiledPolicySet
 from webhook.engine.result import Additions, PolicyOutcome, Result
-from webhook.kube.pod import annotations_of, is_daemonset_or_mirror
+from webhook.kube.pod import annotations_of
 from webhook.match.clauses import Failure, first_failure
 from webhook.match.facts import PodFacts
-from webhook.mutations.kind import Conflict, Patching
+from webhook.mutations.kind import Conflict
 
 WARNING_LIMIT = 120  # characters; the Kubernetes docs advise short warnings
 
-Builder = Callable[[patch.Doc, Sequence[patch.Segment], Any], tuple[list[patch.Op], patch.Doc]]
-BUILDERS: dict[Patching, Builder] = {
-    Patching.APPEND: patch.append,
-    Patching.KEYS: patch.set_keys,
-    Patching.EACH_TERM: patch.append_each,
-}
 
-
-@dataclass
+@dataclass(slots=True)
 class Run:
     """One pod on its way through the policies: what they did so far."""
 
@@ -45,7 +38,7 @@ class Run:
     owners: dict[tuple[str, str], str] = field(default_factory=dict)  # (noun, key) -> policy
 
 
-@dataclass
+@dataclass(slots=True)
 class Computed:
     """What one policy adds to the pod as it is now: the additions, and their patch."""
 
@@ -71,11 +64,13 @@ def mutate(
         failure = match_policy(policy, run.facts)
         if failure is not None:
             if explain:
-                run.outcomes.append(PolicyOutcome(policy.name, policy.mode, False, failure))
+                reason = failure.describe(run.facts)
+                outcome = PolicyOutcome(policy.name, policy.mode, False, failure.clause, reason)
+                run.outcomes.append(outcome)
             continue
-        outcome, computed = run_policy(run, policy)
+        computed = run_policy(run, policy)
         if computed is not None and computed.additions:
-            commit(run, policy, outcome, computed)
+            commit(run, policy, computed)
     add_provenance(run, compiled.settings.annotation_key)
     return Result(
         run.ops,
@@ -95,12 +90,13 @@ def start(
     namespace_labels: Mapping[str, str] | None,
 ) -> Run:
     """The review before any policy: its facts and whether placement may be added at all."""
+    facts = PodFacts(pod, namespace, namespace_labels)
     blocked: str | None = None
-    if is_daemonset_or_mirror(pod):
+    if facts.pinned:
         blocked = "daemonset, mirror or bound pod: placement is never added"
     elif compiled.placement_excluded(namespace):
         blocked = f"namespace {namespace!r} is excluded from placement"
-    return Run(compiled, PodFacts(pod, namespace, namespace_labels), blocked)
+    return Run(compiled, facts, blocked)
 
 
 def match_policy(policy: CompiledPolicy, facts: PodFacts) -> Failure | None:
@@ -114,7 +110,7 @@ def match_policy(policy: CompiledPolicy, facts: PodFacts) -> Failure | None:
     return None
 
 
-def run_policy(run: Run, policy: CompiledPolicy) -> tuple[PolicyOutcome, Computed | None]:
+def run_policy(run: Run, policy: CompiledPolicy) -> Computed | None:
     """What a matching policy adds; a policy that fails here is skipped, never the pod."""
     outcome = PolicyOutcome(policy.name, policy.mode, True)
     run.outcomes.append(outcome)
@@ -126,10 +122,11 @@ def run_policy(run: Run, policy: CompiledPolicy) -> tuple[PolicyOutcome, Compute
         outcome.error = f"{type(exc).__name__}: {exc}"
         run.errors.append(f"policy {policy.name}: {outcome.error}")
         run.warnings.append(short(f"policy {policy.name} skipped: internal error"))
-        return outcome, None
+        return None
     outcome.additions = computed.additions
-    report_conflicts(run, policy.name, outcome, computed.conflicts)
-    return outcome, computed
+    if computed.conflicts:
+        report_conflicts(run, policy.name, outcome, computed.conflicts)
+    return computed
 
 
 def compute(policy: CompiledPolicy, facts: PodFacts, placement: bool) -> Computed:
@@ -142,7 +139,7 @@ def compute(policy: CompiledPolicy, facts: PodFacts, placement: bool) -> Compute
         items, conflicts = kind.missing(computed.pod, addition.rule, facts)
         computed.conflicts += conflicts
         if items:
-            ops, computed.pod = BUILDERS[kind.patching](computed.pod, kind.path, items)
+            ops, computed.pod = addition.build(computed.pod, kind.path, items)
             computed.ops += ops
             computed.additions.by_kind.append((kind, items))
             computed.stale.update(kind.stale)
@@ -164,7 +161,7 @@ def report_conflicts(
         outcome.notes.append(f"{conflict.what} {conflict.key}: policy {owner} set it first")
 
 
-def commit(run: Run, policy: CompiledPolicy, outcome: PolicyOutcome, computed: Computed) -> None:
+def commit(run: Run, policy: CompiledPolicy, computed: Computed) -> None:
     """Apply what the policy adds, or in audit mode only report it."""
     if policy.mode == "audit":
         run.audited.append(policy.name)

@@ -89,13 +89,19 @@ def requested_resources(pod: Pod) -> set[str]:
     """
     names: set[Any] = set()
     for container in containers(pod):
-        resources = _map(container.get("resources"))
-        names.update(_map(resources.get("requests")), _map(resources.get("limits")))
-    return {n for n in names if isinstance(n, str)}
+        # Read on every review: the `type(...) is dict` tests skip a call for decoded JSON.
+        resources = container.get("resources")
+        if type(resources) is not dict:
+            resources = _map(resources)
+        for key in ("requests", "limits"):
+            part = resources.get(key)
+            if part:
+                names.update(part if type(part) is dict else _map(part))
+    return {n for n in names if type(n) is str}
 
 
 def tolerations(pod: Pod) -> list[Mapping[str, Any]]:
-    return [t for t in _list(spec(pod).get("tolerations")) if _is_map(t)]
+    return [t for t in _list(spec(pod).get("tolerations")) if type(t) is dict or _is_map(t)]
 
 
 def node_affinity(pod: Pod) -> Mapping[str, Any]:
@@ -132,18 +138,20 @@ def dns_options(pod: Pod) -> list[Mapping[str, Any]]:
     return [o for o in _list(config.get("options")) if _is_map(o)]
 
 
-def is_daemonset_or_mirror(pod: Pod) -> bool:
-    """Pods pinned to a node by their controller: placement must never be added to them.
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
-    The DaemonSet controller pins each pod with a matchFields term; a pool affinity added on top
-    leaves it unschedulable. Mirror pods are static pods the kubelet reports; `nodeName` set at
-    creation means the scheduler is bypassed.
-    """
-    kind, _ = owner_kind_names(pod)
+
+def pinned_to_node(
+    owner_kind: str, annotations: Mapping[str, Any], spec: Mapping[str, Any]
+) -> bool:
+    """Pods pinned to a node, where placement must never be added. The DaemonSet controller
+    pins each pod with a matchFields term; a pool affinity added on
+    top leaves it unschedulable. Mirror pods are static pods the kubelet reports; `nodeName`
+    set at creation means the scheduler is bypassed."""
     return (
-        kind in ("DaemonSet", "Node")
-        or "kubernetes.io/config.mirror" in annotations_of(pod)
-        or bool(spec(pod).get("nodeName"))
+        owner_kind in ("DaemonSet", "Node")
+        or MIRROR_ANNOTATION in annotations
+        or bool(spec.get("nodeName"))
     )
 
 
@@ -156,9 +164,11 @@ def has_own_placement(pod: Pod, extended: set[str]) -> bool:
     ExtendedResourceToleration plugin adds before any webhook runs.
     """
     s = spec(pod)
-    if s.get("nodeName") or node_selector(pod) or node_affinity(pod):
+    if s.get("nodeName") or _map(s.get("nodeSelector")) or node_affinity(pod):
         return True
-    for tol in tolerations(pod):
+    for tol in _list(s.get("tolerations")):
+        if not _is_map(tol):
+            continue
         key = tol.get("key")
         if key in extended:
             continue

@@ -8,9 +8,10 @@ a notebook pod is also a StatefulSet pod; the more specific signature wins.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from collections.abc import Mapping
+from typing import Any, Literal, get_args
 
-from webhook.kube.pod import Pod, annotations_of, labels_of, owner_kind_names
+from webhook.kube.pod import MIRROR_ANNOTATION, Pod, annotations_of, labels_of, owner_kind_names
 
 Workload = Literal[
     "daemonset",
@@ -35,11 +36,17 @@ WORKLOADS: tuple[Workload, ...] = get_args(Workload)
 def workload_of(pod: Pod) -> Workload:
     """One name from WORKLOADS: `other` for a pod whose controller is of a kind not listed
     (an Argo Rollout, a custom operator), `bare` for a pod with no controller at all."""
-    pod_labels = labels_of(pod)
-    kind, group_kind = owner_kind_names(pod)
+    return workload_from(labels_of(pod), annotations_of(pod), owner_kind_names(pod))
+
+
+def workload_from(
+    pod_labels: Mapping[str, Any], annotations: Mapping[str, Any], owner: tuple[str, str]
+) -> Workload:
+    """`workload_of` from what a caller has already read of the pod."""
+    kind, group_kind = owner
     if kind == "DaemonSet":
         return "daemonset"
-    if "kubernetes.io/config.mirror" in annotations_of(pod):
+    if MIRROR_ANNOTATION in annotations:
         return "mirror"
     if "workflows.argoproj.io/workflow" in pod_labels or group_kind == "argoproj.io/Workflow":
         if "pipeline/runid" in pod_labels or any(

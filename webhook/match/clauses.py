@@ -1,8 +1,9 @@
 """A policy's `match` (and each `exclude`) compiled into small checks, cheapest first.
 
-Each check returns None when its clause holds, or a Failure naming the clause as it is written
-in the policy (`match.workloads`) and a short message (shown by `--explain`, policy tests and
-warnings); nothing downstream reads the message to learn which clause failed.
+Each check returns None when its clause holds, or the clause's Failure: made once, at compile
+time, it names the clause as it is written in the policy (`match.workloads`) and describes the
+mismatch for people (`--explain`, policy tests) only when asked; nothing downstream reads the
+description to learn which clause failed.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ from webhook.policy.model import LabelSelector, MatchSpec
 
 @dataclass(frozen=True)
 class Failure:
-    """A clause that does not hold: `clause` as written in the policy, `message` for people."""
+    """A clause that does not hold: `clause` as written in the policy; `describe(facts)` says
+    why, for people."""
 
     clause: str
-    message: str
+    describe: Callable[[PodFacts], str]
+
+
+def fixed(clause: str, message: str) -> Failure:
+    return Failure(clause, lambda facts: message)
 
 
 Check = Callable[[PodFacts], Failure | None]
@@ -64,12 +70,8 @@ def _on_map(
     clause: str, prefix: str, selector: LabelSelector, read: Callable[[PodFacts], Any]
 ) -> Check:
     on_values = compile_selector(selector)
-
-    def check(f: PodFacts) -> Failure | None:
-        failed = on_values(read(f))
-        return None if failed is None else Failure(clause, prefix + failed)
-
-    return check
+    failure = Failure(clause, lambda f: prefix + (on_values(read(f)) or ""))
+    return lambda f: None if on_values(read(f)) is None else failure
 
 
 def compile_match(spec: MatchSpec, where: str = "match") -> list[Check]:
@@ -93,24 +95,16 @@ def _namespace_checks(spec: MatchSpec, where: str) -> list[Check]:
     if spec.namespaces:
         in_namespaces = glob_matcher(spec.namespaces)
         names_shown = str(list(spec.namespaces))
-        clause = f"{where}.namespaces"
-        checks.append(
-            lambda f: (
-                None
-                if in_namespaces(f.namespace)
-                else Failure(clause, f"namespace {f.namespace!r} not in {names_shown}")
-            )
+        outside = Failure(
+            f"{where}.namespaces", lambda f: f"namespace {f.namespace!r} not in {names_shown}"
         )
+        checks.append(lambda f: None if in_namespaces(f.namespace) else outside)
     if spec.exclude_namespaces:
         excluded = glob_matcher(spec.exclude_namespaces)
-        clause = f"{where}.excludeNamespaces"
-        checks.append(
-            lambda f: (
-                Failure(clause, f"namespace {f.namespace!r} excluded")
-                if excluded(f.namespace)
-                else None
-            )
+        inside = Failure(
+            f"{where}.excludeNamespaces", lambda f: f"namespace {f.namespace!r} excluded"
         )
+        checks.append(lambda f: inside if excluded(f.namespace) else None)
     return checks
 
 
@@ -119,28 +113,21 @@ def _pod_checks(spec: MatchSpec, where: str) -> list[Check]:
     if spec.owner_kinds:
         kinds = frozenset(spec.owner_kinds)
         kinds_shown = str(sorted(kinds))
-        clause = f"{where}.ownerKinds"
-        checks.append(
-            lambda f: (
-                None
-                if kinds.intersection(f.owner_kinds)
-                else Failure(clause, f"owner {f.owner_kinds[1] or 'none'} not in {kinds_shown}")
-            )
+        other_owner = Failure(
+            f"{where}.ownerKinds",
+            lambda f: f"owner {f.owner_kinds[1] or 'none'} not in {kinds_shown}",
         )
+        checks.append(lambda f: None if kinds.intersection(f.owner_kinds) else other_owner)
     if spec.workloads:
         workloads = frozenset(spec.workloads)
         workloads_shown = str(sorted(workloads))
-        clause = f"{where}.workloads"
-        checks.append(
-            lambda f: (
-                None
-                if f.workload in workloads
-                else Failure(clause, f"workload {f.workload} not in {workloads_shown}")
-            )
+        other_workload = Failure(
+            f"{where}.workloads", lambda f: f"workload {f.workload} not in {workloads_shown}"
         )
+        checks.append(lambda f: None if f.workload in workloads else other_workload)
     if spec.requests:
         wanted = frozenset(spec.requests)
-        no_request = Failure(f"{where}.requests", f"requests none of {sorted(wanted)}")
+        no_request = fixed(f"{where}.requests", f"requests none of {sorted(wanted)}")
         checks.append(lambda f: None if wanted.intersection(f.resources) else no_request)
     if spec.extended_resources is not None:
         checks.append(_extended_check(spec.extended_resources, f"{where}.extendedResources"))
@@ -150,21 +137,16 @@ def _pod_checks(spec: MatchSpec, where: str) -> list[Check]:
 
 
 def _extended_check(want: bool, clause: str) -> Check:
-    none_requested = Failure(clause, "requests no extended resource")
-
-    def check(f: PodFacts) -> Failure | None:
-        if bool(f.extended) == want:
-            return None
-        if want:
-            return none_requested
-        return Failure(clause, f"requests extended resources {sorted(f.extended)}")
-
-    return check
+    if want:
+        none_requested = fixed(clause, "requests no extended resource")
+        return lambda f: None if f.extended else none_requested
+    some_requested = Failure(clause, lambda f: f"requests extended resources {sorted(f.extended)}")
+    return lambda f: some_requested if f.extended else None
 
 
 def _placement_check(own: bool, clause: str) -> Check:
-    has_own = Failure(clause, "pod has its own placement")
-    has_none = Failure(clause, "pod has no placement of its own")
+    has_own = fixed(clause, "pod has its own placement")
+    has_none = fixed(clause, "pod has no placement of its own")
     if own:
         return lambda f: None if f.own_placement else has_none
     return lambda f: has_own if f.own_placement else None
@@ -173,13 +155,15 @@ def _placement_check(own: bool, clause: str) -> Check:
 def _namespace_labels_check(selector: LabelSelector, where: str) -> Check:
     on_namespace = compile_selector(selector)
     clause = f"{where}.namespaceSelector"
-    unknown = Failure(clause, "namespace labels unknown (namespace view not synced)")
+    unknown = fixed(clause, "namespace labels unknown (namespace view not synced)")
+    other = Failure(
+        clause, lambda f: "namespace label " + (on_namespace(f.namespace_labels or {}) or "")
+    )
 
     def check(f: PodFacts) -> Failure | None:
         if f.namespace_labels is None:
             return unknown
-        failed = on_namespace(f.namespace_labels)
-        return None if failed is None else Failure(clause, "namespace label " + failed)
+        return None if on_namespace(f.namespace_labels) is None else other
 
     return check
 

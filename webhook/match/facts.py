@@ -2,59 +2,88 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from webhook.kube import pod as podlib
-from webhook.kube.resources import extended_resources
-from webhook.kube.workloads import workload_of
+from webhook.kube.resources import is_extended_resource_name
+from webhook.kube.workloads import workload_from
 
-# The facts computed from each part of the pod; a mutation kind names those it makes stale.
+# The facts a mutation kind can name as made stale by its additions (`MutationKind.stale`).
 FACTS = ("labels", "annotations", "owner_kinds", "workload", "resources", "extended",
          "own_placement")  # fmt: skip
 
+T = TypeVar("T")
 
-@dataclass
+if TYPE_CHECKING:
+    from functools import cached_property as lazy
+else:
+
+    class lazy(Generic[T]):
+        """`functools.cached_property` without its lock (Python 3.11 takes one per first read):
+        facts live in one request's thread."""
+
+        def __init__(self, compute: Callable[[Any], T]) -> None:
+            self.compute = compute
+            self.name = compute.__name__
+
+        def __get__(self, facts: Any, owner: Any = None) -> T:
+            if facts is None:
+                return self  # type: ignore[return-value]
+            value = facts.__dict__[self.name] = self.compute(facts)
+            return value
+
+
 class PodFacts:
-    pod: Mapping[str, Any]
-    namespace: str
-    namespace_labels: Mapping[str, str] | None = None
+    def __init__(
+        self,
+        pod: Mapping[str, Any],
+        namespace: str,
+        namespace_labels: Mapping[str, str] | None = None,
+    ) -> None:
+        self.pod = pod
+        self.namespace = namespace
+        self.namespace_labels = namespace_labels
 
-    @cached_property
+    @lazy
     def labels(self) -> Mapping[str, Any]:
         return podlib.labels_of(self.pod)
 
-    @cached_property
+    @lazy
     def annotations(self) -> Mapping[str, Any]:
         return podlib.annotations_of(self.pod)
 
-    @cached_property
+    @lazy
     def owner_kinds(self) -> tuple[str, str]:
         return podlib.owner_kind_names(self.pod)
 
-    @cached_property
+    @lazy
     def workload(self) -> str:
-        return workload_of(self.pod)
+        return workload_from(self.labels, self.annotations, self.owner_kinds)
 
-    @cached_property
+    @lazy
     def resources(self) -> set[str]:
         return podlib.requested_resources(self.pod)
 
-    @cached_property
+    @lazy
     def extended(self) -> set[str]:
-        return set(extended_resources(self.resources))
+        # Most names (cpu, memory) have no "/": only those with one can be extended.
+        return {n for n in self.resources if "/" in n and is_extended_resource_name(n)}
 
-    @cached_property
+    @lazy
     def own_placement(self) -> bool:
         return podlib.has_own_placement(self.pod, self.extended)
+
+    @lazy
+    def pinned(self) -> bool:
+        """Placement must never be added (see `podlib.pinned_to_node`)."""
+        return podlib.pinned_to_node(self.owner_kinds[0], self.annotations, podlib.spec(self.pod))
 
     def advance(self, pod: Mapping[str, Any], stale: Iterable[str]) -> None:
         """Now about `pod`, this pod with some additions applied: only the `stale` facts are
         forgotten, so a policy that adds an annotation does not make every later one read the
         containers again."""
         self.pod = pod
-        known = vars(self)  # where cached_property keeps the facts computed so far
+        known = self.__dict__
         for name in stale:
             known.pop(name, None)

@@ -63,7 +63,8 @@ def _compile(add: Mutations) -> Rule | None:
     required = add.node_affinity.required if add.node_affinity is not None else ()
     if not required and not add.mirror_node_selector:
         return None
-    return Rule(tuple(e.as_k8s() for e in required), add.mirror_node_selector)
+    distinct = {canonical(k8s): k8s for k8s in (e.as_k8s() for e in required)}
+    return Rule(tuple(distinct.values()), add.mirror_node_selector)
 
 
 def mirrored_node_selector(pod: Pod) -> list[Expression]:
@@ -120,6 +121,10 @@ def term_plan(pod: Pod, exprs: Sequence[Expression]) -> list[tuple[tuple[Any, ..
 
 
 def _missing(pod: Pod, rule: Rule, facts: PodFacts) -> tuple[Items, list[Conflict]]:
+    if not rule.mirror and not node_selector_terms(pod) and not node_selector(pod):
+        # Nothing to AND into and nothing to contradict: the rule's expressions, as one term
+        # (they are distinct: compiled so).
+        return [((), [{"matchExpressions": list(rule.expressions)}])], []
     wanted = [*mirrored_node_selector(pod), *rule.expressions] if rule.mirror else rule.expressions
     exprs, conflicts = accepted_expressions(pod, wanted)
     return term_plan(pod, exprs), conflicts

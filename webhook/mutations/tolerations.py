@@ -13,27 +13,36 @@ from webhook.policy.model import Mutations
 Toleration = Mapping[str, Any]
 
 
-def same_toleration(a: Toleration, b: Toleration) -> bool:
-    """`MatchToleration` (pkg/apis/core/helper): key, operator, value and effect equal; an
-    empty operator means Equal."""
+def identity(tol: Toleration) -> tuple[Any, Any, Any, Any]:
+    """What `MatchToleration` (pkg/apis/core/helper) compares: key, operator, value and
+    effect; an empty operator means Equal."""
     return (
-        (a.get("key") or "") == (b.get("key") or "")
-        and (a.get("operator") or "Equal") == (b.get("operator") or "Equal")
-        and (a.get("value") or "") == (b.get("value") or "")
-        and (a.get("effect") or "") == (b.get("effect") or "")
+        tol.get("key") or "",
+        tol.get("operator") or "Equal",
+        tol.get("value") or "",
+        tol.get("effect") or "",
     )
 
 
 def missing_tolerations(pod: Pod, wanted: Iterable[Toleration]) -> list[dict[str, Any]]:
     """The tolerations of `wanted` that neither the pod nor an earlier entry of `wanted` has
     (`helper.AddOrUpdateTolerationInPod` appends only those)."""
-    present: list[Toleration] = list(tolerations(pod))
+    try:
+        present = {identity(t) for t in tolerations(pod)}
+    except TypeError:
+        # The pod is raw input: a list or a map where a string belongs equals no policy value.
+        present = {identity(t) for t in tolerations(pod) if _scalar(identity(t))}
     out: list[dict[str, Any]] = []
     for tol in wanted:
-        if not any(same_toleration(tol, have) for have in present):
-            present.append(tol)
+        same = identity(tol)
+        if same not in present:
+            present.add(same)
             out.append(dict(tol))
     return out
+
+
+def _scalar(values: tuple[Any, ...]) -> bool:
+    return all(isinstance(v, str | int | float | bool) for v in values)
 
 
 def _compile(add: Mutations) -> tuple[dict[str, Any], ...] | None:

@@ -46,8 +46,8 @@ def render_explain(
         mode = " (audit)" if outcome.mode == "audit" else ""
         if not outcome.matched:
             lines.append(f"- {outcome.name}{mode}: not matched: {outcome.reason}")
-            if outcome.failure is not None:
-                lines.append(f"    clause: {outcome.failure.clause}")
+            if outcome.clause is not None:
+                lines.append(f"    clause: {outcome.clause}")
             continue
         if outcome.error:
             lines.append(_paint(f"! {outcome.name}{mode}: skipped, error: {outcome.error}", color))
