@@ -139,6 +139,8 @@ def dns_options(pod: Pod) -> list[Mapping[str, Any]]:
 
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+NODE_AFFINITY = ("spec", "affinity", "nodeAffinity")
+POD_AFFINITY = ("spec", "affinity", "podAffinity")
 
 
 def pinned_to_node(

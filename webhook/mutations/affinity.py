@@ -14,7 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from webhook.kube.pod import Pod, node_selector, node_selector_terms, required_node_terms
+from webhook.kube.pod import (
+    NODE_AFFINITY,
+    Pod,
+    node_selector,
+    node_selector_terms,
+    required_node_terms,
+)
 from webhook.match.facts import PodFacts
 from webhook.mutations.kind import Conflict, Items, MutationKind, Patching
 from webhook.policy.model import Mutations
@@ -144,13 +150,7 @@ def shown_expressions(plan: Items) -> Items:
 KIND = MutationKind(
     name="nodeAffinity.required",
     reads=("node_affinity.required", "mirror_node_selector"),
-    path=(
-        "spec",
-        "affinity",
-        "nodeAffinity",
-        "requiredDuringSchedulingIgnoredDuringExecution",
-        "nodeSelectorTerms",
-    ),
+    path=(*NODE_AFFINITY, "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"),
     patching=Patching.EACH_TERM,
     placement=True,
     stale=frozenset({"own_placement"}),

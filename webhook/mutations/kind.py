@@ -84,3 +84,29 @@ def missing_entries(
             continue
         added[key] = value
     return added, conflicts
+
+
+def keyed_kind(
+    name: str, noun: str, path: tuple[str, ...], stale: frozenset[str]
+) -> MutationKind[Any]:
+    """A kind that adds keys to one of the pod's metadata maps (labels, annotations): a key is
+    added when the pod lacks it; the pod's own value always wins."""
+
+    def compile_rule(add: Mutations) -> dict[str, str] | None:
+        return dict(getattr(add, name)) or None
+
+    def missing(pod: Pod, rule: dict[str, str], facts: PodFacts) -> tuple[Items, list[Conflict]]:
+        return missing_entries(noun, getattr(facts, name), rule)
+
+    return MutationKind(
+        name=name,
+        reads=(name,),
+        path=path,
+        patching=Patching.KEYS,
+        placement=False,
+        stale=stale,
+        compile=compile_rule,
+        missing=missing,
+        noun=noun,
+        keys=list,
+    )

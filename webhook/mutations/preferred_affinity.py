@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhook.kube.pod import Pod, preferred_node_terms
+from webhook.kube.pod import NODE_AFFINITY, Pod, preferred_node_terms
 from webhook.match.facts import PodFacts
 from webhook.mutations.kind import Conflict, Items, MutationKind, Patching
 from webhook.policy.model import Mutations
@@ -32,12 +32,7 @@ def _missing(pod: Pod, rule: tuple[Term, ...], facts: PodFacts) -> tuple[Items, 
 KIND = MutationKind(
     name="nodeAffinity.preferred",
     reads=("node_affinity.preferred",),
-    path=(
-        "spec",
-        "affinity",
-        "nodeAffinity",
-        "preferredDuringSchedulingIgnoredDuringExecution",
-    ),
+    path=(*NODE_AFFINITY, "preferredDuringSchedulingIgnoredDuringExecution"),
     patching=Patching.APPEND,
     placement=True,
     stale=frozenset({"own_placement"}),

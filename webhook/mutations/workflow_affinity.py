@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhook.kube.pod import Pod, preferred_pod_affinity_terms
+from webhook.kube.pod import POD_AFFINITY, Pod, preferred_pod_affinity_terms
 from webhook.match.facts import PodFacts
 from webhook.mutations.kind import Conflict, Items, MutationKind, Patching
 from webhook.policy.model import Mutations, WorkflowPodAffinity
@@ -37,7 +37,7 @@ KIND = MutationKind(
     name="workflowPodAffinity",
     part="podAffinity.preferred",
     reads=("workflow_pod_affinity",),
-    path=("spec", "affinity", "podAffinity", "preferredDuringSchedulingIgnoredDuringExecution"),
+    path=(*POD_AFFINITY, "preferredDuringSchedulingIgnoredDuringExecution"),
     patching=Patching.APPEND,
     placement=True,
     stale=frozenset(),  # pod affinity is not what "own placement" reads
