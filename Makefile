@@ -1,8 +1,10 @@
 # Two commands do everything: `make run` serves the webhook, `make test` runs every check.
-# Each installs what it needs into .venv first (Python 3.11+).
+# Each installs what it needs into .venv first (Python 3.11+); `make test` also installs the
+# npm tools the editor tests drive into node_modules (Node.js and npm).
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
+NODE_TOOLS = node_modules/.installed
 
 .PHONY: install run test lint bench clean
 
@@ -12,9 +14,15 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
-install: $(BIN)/.installed
+# yaml-language-server and ajv, pinned by package-lock.json (tests/test_editor_validation.py,
+# tests/test_schema_files.py).
+$(NODE_TOOLS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
-run: install
+install: $(BIN)/.installed $(NODE_TOOLS)
+
+run: $(BIN)/.installed
 	$(BIN)/placement-webhook serve
 
 lint: install
