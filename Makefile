@@ -22,8 +22,16 @@ $(NODE_TOOLS): package.json package-lock.json
 
 install: $(BIN)/.installed $(NODE_TOOLS)
 
+# `make run POLICIES=dir` serves that set (several: POLICIES="a b"; default: the shipped one).
+# It listens on loopback only, as a development certificate and an unreviewed set should:
+# HOST=0.0.0.0 listens on every address. ARGS passes more `serve` flags
+# (`ARGS='--port 9443 --log-level debug'`).
+HOST ?= 127.0.0.1
+POLICIES ?=
+ARGS ?=
+
 run: $(BIN)/.installed
-	$(BIN)/placement-webhook serve
+	$(BIN)/placement-webhook serve --host $(HOST) $(foreach p,$(POLICIES),--policies $(p)) $(ARGS)
 
 lint: install
 	$(BIN)/ruff check webhook tests bench
