@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from webhook.pod import display_name
+from webhook.pod import display_name, metadata
 from webhook.preview.controllers import Unsupported, build_pod
 from webhook.preview.documents import Item
 from webhook.preview.placement import render_placement
@@ -64,12 +64,12 @@ def preview(
             skipped.append(Skip(item.source, str(exc)))
             continue
         pod = built.pod
-        namespace = str(pod.get("metadata", {}).get("namespace") or default_namespace)
+        namespace = str(metadata(pod).get("namespace") or default_namespace)
         result = run(compiled, pod, namespace, namespace_labels)
         rows.append(
             Row(
                 namespace=namespace,
-                pod_name=built.workload or display_name(pod),
+                pod_name=built.workload or display_name(pod) or "-",
                 workload=workload_of(pod),
                 policies=tuple(result.applied),
                 before=render_placement(pod),
@@ -82,7 +82,8 @@ def preview(
 
 
 def plain(value: Any) -> Any:
-    return orjson.loads(orjson.dumps(value))
+    """JSON-shaped data; YAML's timestamps become strings, and numeric keys too."""
+    return orjson.loads(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
 
 
 def render_table(rows: Sequence[Row]) -> str:
