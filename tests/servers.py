@@ -80,7 +80,7 @@ def running_server(
         process, f"https://localhost:{port}", f"http://127.0.0.1:{health_port}", ca_file, log_file
     )
     try:
-        _wait_ready(server)
+        wait_ready(server)
         yield server
     finally:
         if process.poll() is None:
@@ -92,7 +92,7 @@ def running_server(
                 process.wait()
 
 
-def _wait_ready(server: RunningServer, seconds: float = 30.0) -> None:
+def wait_ready(server: RunningServer, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.process.poll() is not None:

@@ -23,6 +23,22 @@ TEST_SCHEMA = REPO / "schema" / "policy-test.schema.json"
 POLICY_DOCS = REPO / "docs" / "policies.md"
 TEST_DOCS = REPO / "docs" / "policy-tests.md"
 MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
+AJV = REPO / "node_modules" / ".bin" / "ajv"  # package.json pins it; `make install` installs it
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+# Draft 2020-12's meta-schema lets any unknown keyword through; this one does not. Its
+# `$dynamicAnchor: meta` is where the meta-schema's `$dynamicRef: #meta` lands for every
+# subschema it checks (properties, $defs, items, if/then...), so an unknown keyword at any depth
+# is an error, as in a strict validator.
+STRICT_META = {
+    "$schema": DRAFT_2020_12,
+    "$id": "https://pod-placement-webhook/strict-meta-schema.json",
+    "$dynamicAnchor": "meta",
+    "$ref": DRAFT_2020_12,
+    "unevaluatedProperties": False,
+}
+SCHEMAS = pytest.mark.parametrize(
+    "schema_file", [POLICY_SCHEMA, TEST_SCHEMA], ids=["policy", "policy test"]
+)
 
 SHIPPED_FILES = sorted(
     p
@@ -60,13 +76,103 @@ def test_there_are_shipped_files_to_check():
     assert any(is_test_file(p) for p in SHIPPED_FILES)
 
 
+def strict_errors(schema: dict[str, Any]) -> list[str]:
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in jsonschema.Draft202012Validator(STRICT_META).iter_errors(schema)
+    ]
+
+
+def ajv_strict(schema_file: Path) -> subprocess.CompletedProcess[str]:
+    assert AJV.exists(), f"{AJV.relative_to(REPO)} is missing: run `make install`"
+    return subprocess.run(
+        [str(AJV), "compile", "--spec=draft2020", "--strict=true", "-s", str(schema_file)],
+        capture_output=True,
+        text=True,
+    )
+
+
+# OpenAPI's tagged-union keyword, nested and at the top: what pydantic writes for a union.
+OPENAPI_STYLE = {
+    "$schema": DRAFT_2020_12,
+    "oneOf": [{"$ref": "#/$defs/A"}, {"$ref": "#/$defs/B"}],
+    "discriminator": {"propertyName": "kind", "mapping": {"A": "#/$defs/A", "B": "#/$defs/B"}},
+    "$defs": {
+        "A": {"properties": {"kind": {"const": "A"}}},
+        "B": {"properties": {"kind": {"const": "B", "discriminator": {}}}},
+    },
+}
+
+
+@SCHEMAS
+def test_schema_has_only_draft_2020_12_keywords(schema_file: Path):
+    assert strict_errors(json.loads(schema_file.read_text())) == []
+
+
+def test_the_strict_meta_check_finds_unknown_keywords_at_any_depth():
+    errors = strict_errors(OPENAPI_STYLE)  # the plain check_schema inside lets it through
+    assert any(e.startswith(": ") and "'discriminator'" in e for e in errors)
+    assert any(e.startswith("$defs/B/properties/kind:") for e in errors)
+
+
+@SCHEMAS
+def test_ajv_in_strict_mode_compiles_the_schema(schema_file: Path):
+    done = ajv_strict(schema_file)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ajv_in_strict_mode_rejects_openapi_keywords(tmp_path: Path):
+    (tmp_path / "openapi.json").write_text(json.dumps(OPENAPI_STYLE))
+    done = ajv_strict(tmp_path / "openapi.json")
+    assert done.returncode != 0
+    assert 'unknown keyword: "discriminator"' in done.stdout + done.stderr
+
+
+def test_the_schema_checks_a_document_against_its_own_kind_only():
+    """Editors report the errors of the document's kind, not of every kind."""
+    validator = jsonschema.Draft202012Validator(json.loads(POLICY_SCHEMA.read_text()))
+    settings = {
+        "apiVersion": "pod-placement-webhook/v1",
+        "kind": "PolicySettings",
+        "spec": {"placementExcludedNamespaces": ["kube-system"], "order": 1},
+    }
+    errors = list(validator.iter_errors(settings))
+    assert [(list(e.absolute_path), e.validator) for e in errors] == [
+        (["spec"], "additionalProperties")
+    ]
+    assert "'order' was unexpected" in errors[0].message
+    unknown = {"apiVersion": "pod-placement-webhook/v1", "kind": "PlacementPolicyy"}
+    assert [(list(e.absolute_path), e.validator) for e in validator.iter_errors(unknown)] == [
+        (["kind"], "enum")
+    ]
+
+
+def document_heads(text: str) -> list[str]:
+    """The first line of each YAML document: line 1, and the line after each `---`."""
+    lines = text.splitlines()
+    return [lines[0]] + [lines[i + 1] for i, line in enumerate(lines[:-1]) if line == "---"]
+
+
 @pytest.mark.parametrize("path", SHIPPED_FILES, ids=lambda p: str(p.relative_to(REPO)))
-def test_modeline_resolves_to_the_right_schema(path: Path):
-    first = path.read_text().splitlines()[0]
-    found = MODELINE.match(first)
-    assert found, f"{path.relative_to(REPO)}: line 1 must be the yaml-language-server modeline"
-    target = (path.parent / found.group(1)).resolve()
-    assert target == (TEST_SCHEMA if is_test_file(path) else POLICY_SCHEMA)
+def test_every_document_has_a_modeline_to_the_right_schema(path: Path):
+    """yaml-language-server reads the modeline from each document's own header comments, so a
+    document without one is never checked (tests/test_editor_validation.py shows both)."""
+    heads = document_heads(path.read_text())
+    assert len(heads) == sum(1 for d in yaml.safe_load_all(path.read_text()) if d is not None)
+    for number, head in enumerate(heads, start=1):
+        found = MODELINE.match(head)
+        assert found, (
+            f"{path.relative_to(REPO)}: document {number} must begin with the "
+            "yaml-language-server modeline"
+        )
+        target = (path.parent / found.group(1)).resolve()
+        assert target == (TEST_SCHEMA if is_test_file(path) else POLICY_SCHEMA)
+
+
+def test_the_modeline_check_sees_each_document():
+    heads = document_heads("# yaml-language-server: $schema=a\nx: 1\n---\ny: 2\n")
+    assert heads == ["# yaml-language-server: $schema=a", "y: 2"]
 
 
 @pytest.mark.parametrize("path", SHIPPED_FILES, ids=lambda p: str(p.relative_to(REPO)))

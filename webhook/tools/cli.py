@@ -1,4 +1,5 @@
-"""`placement-webhook`: serve, mutate a pod offline, check policies, print the policy schema."""
+"""`placement-webhook`: serve, mutate a pod or preview many offline, check policies, print the
+policy schema."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from webhook.engine import Result, compile_policy_set, mutate
 from webhook.errors import PolicyError
 from webhook.policy import load_policy_set
 from webhook.policy.schema import policy_json_schema
+from webhook.tools.preview.command import add_preview_arguments, preview_command
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -126,6 +128,15 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    try:
+        namespace_labels = _parse_labels(args.namespace_labels)
+    except ValueError as exc:
+        return _fail(str(exc))
+    policies = [Path(p) for p in args.policies] or [default_policies()]
+    return preview_command(args.inputs, policies, args.namespace, namespace_labels, args.output)
 
 
 def _plain(result: Result) -> Any:
@@ -266,6 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mut.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     mut.set_defaults(func=cmd_mutate)
+
+    prev = sub.add_parser(
+        "preview",
+        help="apply the policies to many pods and workloads offline; print a table or the pods",
+    )
+    add_preview_arguments(prev)
+    prev.set_defaults(func=cmd_preview)
 
     check = sub.add_parser("check", help="validate policy files")
     check.add_argument("paths", nargs="+", metavar="PATH")
