@@ -351,7 +351,8 @@ def _burst_section(results: Results) -> list[str]:
         "concurrency "
         f"{results.profile.burst_concurrency} over as many keep-alive TLS connections (opened "
         "before the clock starts) by a minimal HTTP/1.1 client on uvloop; every answer checked "
-        "(HTTP 200, its own uid, allowed, a decodable patch). The floor sends the same bodies to "
+        "(HTTP 200, its own uid, allowed, no internal error, a decodable patch). The floor sends "
+        "the same bodies to "
         "`/floor`. The client shares the cores with the server.\n",
         _table(
             [

@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request, Response
 from webhook.admission import NamespaceLabels, Outcome, handle
 from webhook.engine import CompiledPolicySet, compile_policy_set
 from webhook.errors import PolicyError, ReviewError
-from webhook.limits import READ_TIMEOUT_SECONDS, BodyLimit, guarded_protocol
+from webhook.limits import KEEP_ALIVE_SECONDS, READ_TIMEOUT_SECONDS, BodyLimit, guarded_protocol
 from webhook.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from webhook.metrics import Metrics
 from webhook.mounts import load_policies
@@ -236,7 +236,7 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
         log_level=options.log_level,
         log_config=None,
         access_log=False,
-        timeout_keep_alive=75,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=20,
     )
     webhook_config.load()
