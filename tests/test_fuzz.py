@@ -1,10 +1,11 @@
 """Pods generated from the Kubernetes Pod schema, every field included, through the real app.
 
-For each generated pod, as the apiserver would send it: HTTP 200 and allowed; the patch applies
-identically with kubectl (the apiserver's JSON Patch code) and with Python jsonpatch; the result
-is a valid Pod; every field the user set is unchanged; a second pass (reinvocation) adds
-nothing. The policies are the shipped set plus one that uses every mutation, so every patch
-builder meets every shape of pod.
+For each generated pod, as the apiserver would send it: HTTP 200 and allowed, with its own uid,
+no internal-error warning and a patch (the every-mutation policy matches every pod); the patch
+applies identically with kubectl (the apiserver's JSON Patch code) and with Python jsonpatch;
+the result is a valid Pod; every field the user set is unchanged; a second pass
+(reinvocation) adds nothing. The policies are the shipped set plus one that uses every
+mutation, so every patch builder meets every shape of pod.
 
 How many examples: `HYPOTHESIS_PROFILE=ci` (the default) runs 300 in process and 40 over real
 TLS; the soak profile runs the profile's count (10,000) in process and a tenth of it over TLS:
