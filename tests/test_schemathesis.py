@@ -14,6 +14,8 @@ into failed pod creations. The fields it does read are refused when malformed (t
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -27,6 +29,25 @@ SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 EXAMPLES = max(200, settings.default.max_examples)
 
 
+@SCHEMA.hook
+def map_body(context: schemathesis.HookContext, body: Any) -> Any:
+    """A generated kind and resource are almost never `Pod` and `pods`, so the engine would
+    never see a generated object: half the reviews that carry one (by the parity of their
+    uid's length) are made a pod CREATE of it."""
+    request = body.get("request") if isinstance(body, dict) else None
+    if not isinstance(request, dict) or not isinstance(request.get("object"), dict):
+        return body
+    if len(str(request.get("uid"))) % 2:
+        return body
+    pod_create = {
+        "operation": "CREATE",
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "subResource": None,
+    }
+    return {**body, "request": {**request, **pod_create}}
+
+
 def the_webhook_did_not_fail(
     ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
 ) -> None:
@@ -35,6 +56,13 @@ def the_webhook_did_not_fail(
     if response.status_code != 200:
         return
     failed = internal_errors(response.json().get("response") or {})
+    body = case.body if isinstance(case.body, dict) else {}
+    request = body.get("request") if isinstance(body.get("request"), dict) else {}
+    pod = request.get("object") if isinstance(request.get("object"), dict) else {}
+    if any(not isinstance(pod.get(k, {}), dict) for k in ("metadata", "spec")):
+        # A policy that cannot add to a spec or metadata of the wrong type is skipped, and
+        # says so (docs/reliability.md, bad input 26); the review itself must not fail.
+        failed = [w for w in failed if not w.startswith("policy ")]
     if failed:
         raise AssertionError(f"the webhook failed on the review: {failed}")
 
