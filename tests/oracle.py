@@ -173,3 +173,47 @@ def with_extended_resource_tolerations(pod: Mapping[str, Any]) -> Doc:
     if added:
         out["spec"]["tolerations"] = tolerations
     return out
+
+
+# --- the policy set the comparisons use ------------------------------------------------------
+
+ZONE = {"key": "example.com/zone", "operator": "In", "values": ["a", "b"]}
+ZONE_POLICY: Doc = {
+    "match": {
+        "podSelector": {
+            "matchExpressions": [
+                {"key": "tier", "operator": "NotIn", "values": ["system", "batch"]},
+                {"key": "legacy", "operator": "DoesNotExist"},
+            ]
+        }
+    },
+    "exclude": [
+        {"podSelector": {"matchLabels": {"team": "infra"}}},
+        {
+            "annotationSelector": {
+                "matchExpressions": [{"key": "example.com/pinned", "operator": "Exists"}]
+            }
+        },
+    ],
+}
+# The same two policies as documents, for the engine: the upstream rule, then the zone.
+POLICIES: list[Doc] = [
+    {"name": "gpu", "add": {"extendedResourceTolerations": {}}, "order": 1},
+    {"name": "zone", "add": {"nodeAffinity": {"required": [ZONE]}}, "order": 2, **ZONE_POLICY},
+]
+EXCLUDED_NAMESPACES = {"kube-system", "kube-public", "kube-node-lease"}
+
+
+def expected(pod: Doc, namespace: str) -> tuple[Doc, list[str]]:
+    """The pod as the reference places it, and the policies that changed it."""
+    applied = []
+    after = with_extended_resource_tolerations(pod)
+    if after != pod:
+        applied.append("gpu")
+    placed = not pinned(pod) and namespace not in EXCLUDED_NAMESPACES
+    if placed and policy_applies(ZONE_POLICY, pod):
+        zoned = with_required(after, ZONE)
+        if zoned is not None and zoned != after:
+            after = zoned
+            applied.append("zone")
+    return after, applied

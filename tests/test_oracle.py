@@ -1,7 +1,8 @@
 """The engine held against an independent reference (tests/oracle.py) for its core rules:
 required node affinity ANDed into every term, exclude, NotIn and DoesNotExist selectors, and
 the ExtendedResourceToleration rule. Hypothesis compares both on generated pods; the table
-rows below are the same rules written out by hand, and hold for both.
+rows below are the same rules written out by hand, and hold for both. The pods are drawn by
+tests/oracle_pods.py.
 
 Only the engine's public seams are used: policies parsed as files are, `compile_policy_set`
 and `mutate`; the patch is applied by jsonpatch, not by the engine.
@@ -18,56 +19,14 @@ from hypothesis import strategies as st
 
 from tests import oracle
 from tests.kube import jsonpatch_apply
+from tests.oracle_pods import pods
 from tests.pods import compiled, policy
 from webhook.engine import mutate
 
 Doc = dict[str, Any]
 
-ZONE = {"key": "example.com/zone", "operator": "In", "values": ["a", "b"]}
-ZONE_POLICY: Doc = {
-    "match": {
-        "podSelector": {
-            "matchExpressions": [
-                {"key": "tier", "operator": "NotIn", "values": ["system", "batch"]},
-                {"key": "legacy", "operator": "DoesNotExist"},
-            ]
-        }
-    },
-    "exclude": [
-        {"podSelector": {"matchLabels": {"team": "infra"}}},
-        {
-            "annotationSelector": {
-                "matchExpressions": [{"key": "example.com/pinned", "operator": "Exists"}]
-            }
-        },
-    ],
-}
-POLICY_SET = compiled(
-    policy("gpu", {"extendedResourceTolerations": {}}, order=1),
-    policy(
-        "zone",
-        {"nodeAffinity": {"required": [ZONE]}},
-        match=ZONE_POLICY["match"],
-        exclude=ZONE_POLICY["exclude"],
-        order=2,
-    ),
-)
-EXCLUDED_NAMESPACES = {"kube-system", "kube-public", "kube-node-lease"}
-
-
-def expected(pod: Doc, namespace: str) -> tuple[Doc, list[str]]:
-    """The pod as the reference places it, and the policies that changed it."""
-    applied = []
-    after = oracle.with_extended_resource_tolerations(pod)
-    if after != pod:
-        applied.append("gpu")
-    placed = not oracle.pinned(pod) and namespace not in EXCLUDED_NAMESPACES
-    if placed and oracle.policy_applies(ZONE_POLICY, pod):
-        zoned = oracle.with_required(after, ZONE)
-        if zoned is not None and zoned != after:
-            after = zoned
-            applied.append("zone")
-    return after, applied
+ZONE = oracle.ZONE
+POLICY_SET = compiled(*(policy(**p) for p in oracle.POLICIES))
 
 
 def engine(pod: Doc, namespace: str) -> tuple[Doc, list[str]]:
@@ -82,130 +41,9 @@ def engine(pod: Doc, namespace: str) -> tuple[Doc, list[str]]:
     return after, result.applied
 
 
-# --- generated pods ------------------------------------------------------------------------
-
-# Drawn so that about half the pods are placed: the rules under test then have work to do.
-LABELS = st.dictionaries(
-    st.sampled_from(["tier", "team", "app", "app", "legacy"]),
-    st.sampled_from(["system", "batch", "infra", ""] + ["web"] * 4),
-    max_size=2,
-)
-ANNOTATIONS = st.sampled_from(
-    [None, None, {}, {"example.com/pinned": "yes"}, {"example.com/x": "1"}]
-)
-RESOURCE_NAMES = st.sampled_from(
-    [
-        "cpu",
-        "memory",
-        "hugepages-2Mi",
-        "nvidia.com/gpu",
-        "example.com/device-ek",
-        "example.com/device-do",
-        "example.com/GPU",
-        "kubernetes.io.example.com/x",
-        "node.kubernetes.io/x",
-        "requests.example.com/gpu",
-        "Example.com/gpu",
-        "example.com/a/b",
-    ]
-)
-QUANTITIES = st.dictionaries(RESOURCE_NAMES, st.sampled_from(["0", "1"]), max_size=3)
-
-
-@st.composite
-def container(draw: st.DrawFn, name: str) -> Doc:
-    resources = {
-        k: v for k, v in (("requests", draw(QUANTITIES)), ("limits", draw(QUANTITIES))) if v
-    }
-    return {"name": name, "image": "i", **({"resources": resources} if resources else {})}
-
-
-TOLERATIONS = st.lists(
-    st.sampled_from(
-        [
-            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
-            {"key": "nvidia.com/gpu", "operator": "Exists"},
-            {"operator": "Exists"},
-            {
-                "key": "example.com/device-ek",
-                "operator": "Equal",
-                "value": "x",
-                "effect": "NoExecute",
-            },
-            {"key": "example.com/device-do", "operator": "Exists", "effect": "PreferNoSchedule"},
-        ]
-    ),
-    max_size=3,
-    unique_by=str,
-)
-EXPRESSIONS = st.sampled_from(
-    [
-        {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
-        {"key": "example.com/disk", "operator": "Exists"},
-        {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
-        {"key": "example.com/zone", "operator": "In", "values": ["b", "a"]},  # the same
-        {"key": "example.com/zone", "operator": "NotIn", "values": ["c"]},  # another choice
-    ]
-)
-TERMS = st.lists(
-    st.one_of(
-        st.lists(EXPRESSIONS, min_size=1, max_size=2, unique_by=str).map(
-            lambda e: {"matchExpressions": e}
-        ),
-        st.just({"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}),
-    ),
-    min_size=1,
-    max_size=3,
-)
-PINS = st.sampled_from(["none"] * 5 + ["nodeName", "mirror", "daemonset"])
-
-
-@st.composite
-def pods(draw: st.DrawFn) -> Doc:
-    metadata: Doc = {"name": "p", "labels": draw(LABELS)}
-    annotations = draw(ANNOTATIONS)
-    if annotations is not None:
-        metadata["annotations"] = dict(annotations)
-    spec: Doc = {
-        "containers": [draw(container(f"c{i}")) for i in range(draw(st.integers(1, 2)))],
-    }
-    if draw(st.booleans()):
-        spec["initContainers"] = [draw(container("init"))]
-    tolerations = draw(TOLERATIONS)
-    if tolerations:
-        spec["tolerations"] = tolerations
-    if draw(st.integers(0, 2)):
-        spec["affinity"] = {
-            "nodeAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": draw(TERMS)}
-            }
-        }
-    selector = draw(
-        st.sampled_from([None] * 4 + [{"example.com/zone": "a"}, {"example.com/zone": "c"}])
-    )
-    if selector:
-        spec["nodeSelector"] = selector
-    pin = draw(PINS)
-    if pin == "nodeName":
-        spec["nodeName"] = "node-1"
-    elif pin == "mirror":
-        metadata.setdefault("annotations", {})["kubernetes.io/config.mirror"] = "h"
-    elif pin == "daemonset":
-        metadata["ownerReferences"] = [
-            {
-                "apiVersion": "apps/v1",
-                "kind": "DaemonSet",
-                "name": "d",
-                "uid": "u",
-                "controller": True,
-            }
-        ]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
-
-
 @given(pod=pods(), namespace=st.sampled_from(["ml"] * 4 + ["kube-system"]))
 def test_the_engine_places_generated_pods_as_the_reference_does(pod: Doc, namespace: str) -> None:
-    assert engine(pod, namespace) == expected(pod, namespace)
+    assert engine(pod, namespace) == oracle.expected(pod, namespace)
 
 
 # --- the same rules, row by row --------------------------------------------------------------
@@ -251,7 +89,13 @@ def exists(key: str, effect: str = "NoSchedule") -> Doc:
 
 # (sentence, pod, namespace, required terms after or None, tolerations after or None)
 ROWS: list[tuple[str, Doc, str, list[Doc] | None, list[Doc] | None]] = [
-    ("a pod with no terms gets one term", make(), "ml", [{"matchExpressions": [ZONE]}], None),
+    (
+        "a pod with no terms gets one term",
+        make(),
+        "ml",
+        [{"matchExpressions": [ZONE]}],
+        None,
+    ),
     (
         "each of two ORed terms gets the expression",
         make(terms=[{"matchExpressions": [ARCH]}, {"matchExpressions": [DISK]}]),
@@ -268,7 +112,10 @@ ROWS: list[tuple[str, Doc, str, list[Doc] | None, list[Doc] | None]] = [
             ]
         ),
         "ml",
-        [{"matchExpressions": [dict(ZONE, values=["b", "a"])]}, {"matchExpressions": [DISK, ZONE]}],
+        [
+            {"matchExpressions": [dict(ZONE, values=["b", "a"])]},
+            {"matchExpressions": [DISK, ZONE]},
+        ],
         None,
     ),
     (
@@ -407,7 +254,7 @@ def test_rules_by_hand(
 ) -> None:
     for name, (after, _) in (
         ("engine", engine(pod, namespace)),
-        ("reference", expected(pod, namespace)),
+        ("reference", oracle.expected(pod, namespace)),
     ):
         assert oracle.required_terms(after) == terms, name
         assert after["spec"].get("tolerations") == tolerations, name
