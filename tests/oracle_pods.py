@@ -70,6 +70,7 @@ EXPRESSIONS = st.sampled_from(
         {"key": "example.com/disk", "operator": "Exists"},
         {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
         {"key": "example.com/zone", "operator": "In", "values": ["b", "a"]},  # the same
+        {"key": "example.com/zone", "operator": "In", "values": ["a", "b"]},
         {"key": "example.com/zone", "operator": "NotIn", "values": ["c"]},  # another choice
     ]
 )

@@ -14,7 +14,7 @@ import copy
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests import oracle
@@ -41,6 +41,7 @@ def engine(pod: Doc, namespace: str) -> tuple[Doc, list[str]]:
     return after, result.applied
 
 
+@settings(max_examples=max(400, settings.default.max_examples))  # about a second
 @given(pod=pods(), namespace=st.sampled_from(["ml"] * 4 + ["kube-system"]))
 def test_the_engine_places_generated_pods_as_the_reference_does(pod: Doc, namespace: str) -> None:
     assert engine(pod, namespace) == oracle.expected(pod, namespace)
