@@ -1,12 +1,18 @@
 """Over HTTPS: the real server under wrk, `/mutate` against the no-op `/floor` of the same
-processes, with the server's memory sampled while the load runs."""
+processes, with the server's memory sampled while the load runs.
+
+Figures from one run move with whatever else the machine is doing, so every cell is run
+several times and reported as a spread: min, median and max. Targets are judged on the
+median, which one lucky or unlucky run does not move.
+"""
 
 from __future__ import annotations
 
+import statistics
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.serving import Server
@@ -14,13 +20,53 @@ from bench.wrk import WrkResult, run_wrk
 
 
 @dataclass(frozen=True)
+class Spread:
+    low: float
+    median: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Spread:
+        ordered = sorted(values)
+        if not ordered:
+            raise ValueError("a spread needs at least one value")
+        return cls(ordered[0], statistics.median(ordered), ordered[-1])
+
+    def show(self, digits: int = 0) -> str:
+        """`median (min-max)`."""
+        return f"{self.median:.{digits}f} ({self.low:.{digits}f}-{self.high:.{digits}f})"
+
+
+@dataclass(frozen=True)
 class HttpsRow:
+    """One cell (workers, path, connections), every run of it kept."""
+
     workers: int
     path: str
     concurrency: int
-    result: WrkResult
-    rss_kib: int  # the most seen while the load ran, summed over the server's processes
-    cpu_us: float  # server CPU time per request answered, all workers together
+    runs: tuple[WrkResult, ...]
+    cpu_runs: tuple[float, ...]  # server CPU time per request answered (µs), all workers
+    rss_kib: int  # the most seen while any run went on, summed over the server's processes
+
+    @property
+    def rps(self) -> Spread:
+        return Spread.of(r.rps for r in self.runs)
+
+    @property
+    def p50_ms(self) -> Spread:
+        return Spread.of(r.p50_ms for r in self.runs)
+
+    @property
+    def p99_ms(self) -> Spread:
+        return Spread.of(r.p99_ms for r in self.runs)
+
+    @property
+    def cpu_us(self) -> Spread:
+        return Spread.of(self.cpu_runs)
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.runs)
 
 
 @contextmanager
@@ -54,16 +100,13 @@ def load_server(
     repeats: int,
     scratch: Path,
 ) -> list[HttpsRow]:
-    """Each path at each concurrency, the floor and the webhook taking turns `repeats` times.
-
-    Other work on a shared machine only ever lowers throughput and adds latency, so each
-    figure is the best seen: the highest requests/s (with its CPU per request), the lowest
-    latency percentiles; errors are counted over every run."""
+    """Each path at each concurrency `repeats` times, the floor and the webhook taking turns
+    so that a slow spell of the machine falls on both."""
     script = scratch / "post.lua"
     run_wrk(wrk, server.url + "/mutate", body_file, 16, min(1.0, seconds), script)  # warm-up
     rows = []
     for connections in concurrencies:
-        runs: dict[str, list[HttpsRow]] = {"/floor": [], "/mutate": []}
+        runs: dict[str, list[tuple[WrkResult, float, int]]] = {"/floor": [], "/mutate": []}
         for _ in range(repeats):
             for path, seen in runs.items():
                 cpu = server.cpu_seconds()
@@ -72,21 +115,16 @@ def load_server(
                         wrk, server.url + path, body_file, connections, seconds, script
                     )
                 cpu = (server.cpu_seconds() - cpu) / max(result.requests, 1) * 1e6
-                seen.append(HttpsRow(server.workers, path, connections, result, peak[0], cpu))
-        rows += [_best(seen) for seen in runs.values()]
+                seen.append((result, cpu, peak[0]))
+        rows += [
+            HttpsRow(
+                server.workers,
+                path,
+                connections,
+                runs=tuple(r for r, _, _ in seen),
+                cpu_runs=tuple(c for _, c, _ in seen),
+                rss_kib=max(p for _, _, p in seen),
+            )
+            for path, seen in runs.items()
+        ]
     return rows
-
-
-def _best(runs: list[HttpsRow]) -> HttpsRow:
-    fastest = max(runs, key=lambda r: r.result.rps)
-    results = [r.result for r in runs]
-    best = WrkResult(
-        requests=fastest.result.requests,
-        seconds=fastest.result.seconds,
-        errors=sum(r.errors for r in results),
-        p50_ms=min(r.p50_ms for r in results),
-        p90_ms=min(r.p90_ms for r in results),
-        p99_ms=min(r.p99_ms for r in results),
-        max_ms=min(r.max_ms for r in results),
-    )
-    return replace(fastest, result=best, rss_kib=max(r.rss_kib for r in runs))

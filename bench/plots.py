@@ -54,13 +54,18 @@ def _https(results: Results, path: Path) -> Path:
             rows = [r for r in results.https if r.workers == workers and r.path == route]
             x = [r.concurrency for r in rows]
             name = f"{route} {workers} worker{'s' if workers > 1 else ''}"
-            left.plot(x, [r.result.rps for r in rows], style, color=color, marker="o", label=name)
-            right.plot(
-                x, [r.result.p99_ms for r in rows], style, color=color, marker="o", label=name
-            )
-    left.set_title("Throughput over HTTPS (keep-alive)")
+            # The median of the runs, with a bar from the lowest to the highest run.
+            for ax, spreads in ((left, [r.rps for r in rows]), (right, [r.p99_ms for r in rows])):
+                medians = [s.median for s in spreads]
+                below = [s.median - s.low for s in spreads]
+                above = [s.high - s.median for s in spreads]
+                ax.errorbar(
+                    x, medians, yerr=[below, above], fmt=style, color=color, marker="o",
+                    capsize=3, label=name,
+                )  # fmt: skip
+    left.set_title("Throughput over HTTPS (keep-alive), median and range")
     left.set_ylabel("requests/s")
-    right.set_title("p99 latency")
+    right.set_title("p99 latency, median and range")
     right.set_ylabel("ms")
     for ax in (left, right):
         ax.set_xscale("log", base=4)

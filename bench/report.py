@@ -132,17 +132,19 @@ def targets(results: Results) -> list[tuple[str, str, str]]:
         hook = _https(results, workers, "/mutate", 16)
         if floor is None or hook is None:
             continue
-        share = hook.result.rps / floor.result.rps if floor.result.rps else 0.0
-        # Judged on CPU per request: the requests/s of one run move with whatever else the
-        # machine is doing, and the throughput a server with its cores to itself reaches is
-        # its cores divided by its CPU per request.
-        cpu_share = floor.cpu_us / hook.cpu_us if hook.cpu_us else 0.0
+        # Judged on medians: one run's figures move with whatever else the machine is doing.
+        # Throughput is judged on CPU per request: the throughput a server with its cores to
+        # itself reaches is its cores divided by its CPU per request.
+        runs = len(hook.runs)
+        cpu_share = floor.cpu_us.median / hook.cpu_us.median if hook.cpu_us.median else 0.0
+        share = hook.rps.median / floor.rps.median if floor.rps.median else 0.0
         rows.append(
             (
                 f"HTTPS, {workers} worker(s), 16 connections: throughput at least 80% of the floor",
-                f"server CPU per request {hook.cpu_us:.0f} vs {floor.cpu_us:.0f} µs = "
-                f"{cpu_share:.0%} of the floor's throughput (this run: {hook.result.rps:.0f} vs "
-                f"{floor.result.rps:.0f} req/s = {share:.0%})",
+                f"server CPU per request, median (min-max) of {runs} runs: "
+                f"{hook.cpu_us.show()} vs {floor.cpu_us.show()} µs = {cpu_share:.0%} of the "
+                f"floor's throughput (requests/s: {hook.rps.show()} vs {floor.rps.show()} = "
+                f"{share:.0%})",
                 _verdict(
                     cpu_share >= 0.8,
                     f"{0.8 - cpu_share:.0%} points ({cpu_share:.0%} vs 80%)",
@@ -150,11 +152,12 @@ def targets(results: Results) -> list[tuple[str, str, str]]:
                 ),
             )
         )
-        p99 = hook.result.p99_ms / floor.result.p99_ms if floor.result.p99_ms else 0.0
+        p99 = hook.p99_ms.median / floor.p99_ms.median if floor.p99_ms.median else 0.0
         rows.append(
             (
                 f"HTTPS, {workers} worker(s), 16 connections: p99 at most 2x the floor's",
-                f"{hook.result.p99_ms:.1f} vs {floor.result.p99_ms:.1f} ms = {p99:.2f}x",
+                f"median (min-max) of {runs} runs: {hook.p99_ms.show(1)} vs "
+                f"{floor.p99_ms.show(1)} ms = {p99:.2f}x",
                 _verdict(p99 <= 2.0, f"{p99 / 2.0:.1f}x ({p99:.1f} vs 2.0)", WHY["https-p99"]),
             )
         )
@@ -277,44 +280,52 @@ def _https_section(results: Results) -> list[str]:
             hook = _https(results, workers, "/mutate", connections)
             if floor is None or hook is None:
                 continue
-            f, h = floor.result, hook.result
             rows.append(
                 [
                     str(workers),
                     str(connections),
-                    f"{f.rps:.0f}",
-                    f"{h.rps:.0f}",
-                    f"{h.rps / f.rps:.0%}" if f.rps else "-",
-                    f"{f.p50_ms:.2f} / {f.p99_ms:.2f}",
-                    f"{h.p50_ms:.2f} / {h.p99_ms:.2f}",
-                    _ratios((h.p50_ms, f.p50_ms), (h.p99_ms, f.p99_ms)),
-                    f"{floor.cpu_us:.0f} / {hook.cpu_us:.0f} ({hook.cpu_us / floor.cpu_us:.2f}x)",
-                    str(f.errors + h.errors),
+                    floor.rps.show(),
+                    hook.rps.show(),
+                    _ratios((hook.rps.median, floor.rps.median)),
+                    floor.p99_ms.show(1),
+                    hook.p99_ms.show(1),
+                    _ratios(
+                        (hook.p50_ms.median, floor.p50_ms.median),
+                        (hook.p99_ms.median, floor.p99_ms.median),
+                    ),
+                    floor.cpu_us.show(),
+                    hook.cpu_us.show(),
+                    _ratios((hook.cpu_us.median, floor.cpu_us.median)),
+                    str(floor.errors + hook.errors),
                 ]
             )
+    profile = results.profile
     return [
         "## 2. Over HTTPS\n",
         "`placement-webhook serve` on 127.0.0.1 (TLS 1.3, uvicorn + uvloop + httptools), "
-        f"loaded by wrk (one thread, keep-alive) with the Argo GPU review (5.3 KiB): for each "
-        f"cell the best of {results.profile.wrk_repeats} runs of "
-        f"{results.profile.wrk_seconds:g} s, the floor and the webhook taking turns (the "
-        "highest requests/s and its CPU per request, the lowest latencies). The floor "
-        "is `POST /floor` on the same server: same TLS, HTTP parser, middleware and router, no "
-        "webhook work. The server shares the machine's cores with wrk (and, on a shared "
-        "machine, with others): its CPU time per request (user + system, all workers, from "
-        "/proc) is the figure least moved by that, and its ratio is what throughput tends to "
-        "when the server has the cores to itself: the throughput target is judged on it.\n",
+        "loaded by wrk (one thread, keep-alive) with the Argo GPU review (5.3 KiB). Each cell "
+        f"was run {profile.wrk_repeats} times for {profile.wrk_seconds:g} s, the floor and the "
+        "webhook taking turns; every figure is the **median (min-max)** of those runs, and the "
+        "ratios and the targets are taken on the medians. The floor is `POST /floor` on the "
+        "same server: same TLS, HTTP parser, middleware and router, no webhook work. The "
+        "server shares the machine's cores with wrk (and, on a shared machine, with others): "
+        "its CPU time per request (user + system, all workers, from /proc) is the figure "
+        "least moved by that, and its ratio is what throughput tends to when the server has "
+        "the cores to itself: the throughput target is judged on it. A wide spread says the "
+        "machine was busy: compare medians, not single runs.\n",
         _table(
             [
                 "workers",
                 "connections",
                 "floor req/s",
                 "webhook req/s",
-                "ratio",
-                "floor p50 / p99 ms",
-                "webhook p50 / p99 ms",
+                "req/s ratio",
+                "floor p99 ms",
+                "webhook p99 ms",
                 "latency ratio p50 / p99",
-                "server CPU µs per request: floor / webhook",
+                "floor CPU µs per request",
+                "webhook CPU µs per request",
+                "CPU ratio",
                 "errors",
             ],
             rows,
@@ -351,7 +362,8 @@ def _burst_section(results: Results) -> list[str]:
         "concurrency "
         f"{results.profile.burst_concurrency} over as many keep-alive TLS connections (opened "
         "before the clock starts) by a minimal HTTP/1.1 client on uvloop; every answer checked "
-        "(HTTP 200, its own uid, allowed, a decodable patch). The floor sends the same bodies to "
+        "(HTTP 200, its own uid, allowed, no internal error, a decodable patch). The floor sends "
+        "the same bodies to "
         "`/floor`. The client shares the cores with the server.\n",
         _table(
             [

@@ -24,7 +24,7 @@ class Profile:
     engine_repeats: int
     engine_sets: list[tuple[str, int | None]]
     wrk_seconds: float
-    wrk_repeats: int
+    wrk_repeats: int  # runs of each HTTPS cell: the report gives their min, median and max
     concurrencies: list[int]
     workers: list[int]
     burst_reviews: int
@@ -37,8 +37,8 @@ FULL = Profile(
     engine_seconds=0.5,
     engine_repeats=15,
     engine_sets=engine_cost.SETS,
-    wrk_seconds=4,
-    wrk_repeats=3,
+    wrk_seconds=3,
+    wrk_repeats=5,  # enough runs for a median and a spread
     concurrencies=[1, 16, 64],
     workers=[1, 2],
     burst_reviews=1000,
@@ -51,7 +51,7 @@ QUICK = Profile(
     engine_repeats=2,
     engine_sets=[("defaults", None), ("10", 10), ("100", 100)],
     wrk_seconds=1,
-    wrk_repeats=1,
+    wrk_repeats=3,
     concurrencies=[1, 16],
     workers=[1],
     burst_reviews=50,

@@ -8,9 +8,10 @@ The server is `placement-webhook serve` with the shipped policies, on loopback o
 own process. The load comes from another process: `concurrency` kept-alive connections, each
 sending one review after another (as kube-apiserver's connection pool does). Reviews vary (GPU
 and CPU workflow steps, Jobs, notebooks, plain pods; each its own uid and name). Every answer
-is checked: HTTP 200, the same uid, allowed, and a patch that decodes. The server's RSS is
-read after a warm-up (the first tenth of the reviews) and at the end; the run fails if any
-review failed or RSS grew more than 10% after warm-up.
+is checked: HTTP 200, the same uid, allowed, no internal-error warning, a patch that decodes,
+and the policies its shape calls for. The server's RSS is read after a warm-up (the first
+tenth of the reviews) and at the end; the run fails if any review failed or RSS grew more than
+10% after warm-up.
 """
 
 from __future__ import annotations
@@ -127,8 +128,18 @@ def review_body(i: int) -> tuple[str, bytes]:
     return uid, json.dumps(body).encode()
 
 
-def check(uid: str, status: int, data: bytes) -> str | None:
-    """None for a good answer, else what is wrong with it."""
+# What the shipped policies apply to each shape of `pod(i)`, i % 5: every shape is placed.
+APPLIED = (
+    "extended-resource-tolerations,batch-gpu-spot,workflow-dns,workflow-pack",
+    "batch-cpu-spot,workflow-dns,workflow-pack",
+    "batch-cpu-spot",
+    "stateful-on-demand",
+    "default-pool",
+)
+
+
+def check(i: int, uid: str, status: int, data: bytes) -> str | None:
+    """None for a good answer to review `i`, else what is wrong with it."""
     if status != 200:
         return f"HTTP {status}"
     try:
@@ -137,8 +148,13 @@ def check(uid: str, status: int, data: bytes) -> str | None:
             return "uid mismatch"
         if response["allowed"] is not True:
             return "not allowed"
-        if "patch" in response:
-            json.loads(base64.b64decode(response["patch"], validate=True))
+        if any("internal error" in w for w in response.get("warnings") or []):
+            return "internal error"
+        if "patch" not in response:
+            return "no patch"
+        json.loads(base64.b64decode(response["patch"], validate=True))
+        if response["auditAnnotations"]["policies"] != APPLIED[i % 5]:
+            return "other policies applied"
     except (ValueError, KeyError, TypeError) as exc:
         return f"bad answer: {type(exc).__name__}"
     return None
@@ -193,7 +209,7 @@ async def connection(
             reader = writer = None
             continue
         tally.latencies.append(time.perf_counter() - started)
-        problem = check(uid, status, data)
+        problem = check(i, uid, status, data)
         if problem:
             tally.failures[problem] += 1
         else:

@@ -2,10 +2,12 @@
 
 Speaks what the official `kubernetes` client expects: `GET /api/v1/namespaces` returns a
 NamespaceList with a resourceVersion; with `?watch=true&resourceVersion=N` it streams one JSON
-watch event per line (chunked) for every change after N, then waits for more. The test drives
-it: label or delete a Namespace, drop every open watch (the connection is cut mid-stream), end
-watches cleanly (as the apiserver does at timeoutSeconds), compact history (a watch from an
-older resourceVersion gets the 410 Expired ERROR event), or refuse lists.
+watch event per line (chunked) for every change after N, then waits for more, and ends the
+watch cleanly once its `timeoutSeconds` have passed, as the apiserver does. The test drives it:
+label or delete a Namespace, send a BOOKMARK (to watches that asked with
+`allowWatchBookmarks=true`), drop every open watch (the connection is cut mid-stream), end
+watches cleanly, compact history (a watch from an older resourceVersion gets the 410 Expired
+ERROR event), refuse lists (503), or forbid lists and watches (403, as RBAC does).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,8 +36,10 @@ class NamespaceApi:
         self.history: list[tuple[int, str, Doc]] = []
         self.compacted_below = 0
         self.refuse_lists = False
+        self.forbidden = False
         self.lists = 0
         self.watches = 0
+        self.watch_queries: list[dict[str, str]] = []  # the query of every watch request
         self.open_watches = 0
         self.drops = 0  # bumped to cut every open watch
         self.ends = 0  # bumped to end every open watch cleanly
@@ -72,6 +77,19 @@ class NamespaceApi:
         self.history.append((self.resource_version, kind, obj))
         self.changed.notify_all()
 
+    def bookmark(self) -> None:
+        """The resourceVersion moves on with no Namespace changed (another kind of object did):
+        open watches that allow bookmarks are told so by a BOOKMARK event."""
+        with self.changed:
+            self.resource_version += 1
+            progress = {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"resourceVersion": str(self.resource_version)},
+            }
+            self.history.append((self.resource_version, "BOOKMARK", progress))
+            self.changed.notify_all()
+
     def drop_watches(self) -> None:
         with self.changed:
             self.drops += 1
@@ -102,6 +120,20 @@ class NamespaceApi:
             }
 
 
+FORBIDDEN = {
+    "kind": "Status",
+    "apiVersion": "v1",
+    "metadata": {},
+    "status": "Failure",
+    "message": 'namespaces is forbidden: User "system:serviceaccount:pod-placement-webhook:'
+    'pod-placement-webhook" cannot list resource "namespaces" in API group "" at the cluster '
+    "scope",
+    "reason": "Forbidden",
+    "details": {"kind": "namespaces"},
+    "code": 403,
+}
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -115,8 +147,12 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.server.api
         if url.path != "/api/v1/namespaces":
             self._json(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
+        elif api.forbidden:
+            self._json(403, FORBIDDEN)
         elif query.get("watch") in ("true", "1"):
-            self._watch(api, int(query.get("resourceVersion") or 0))
+            with api.changed:
+                api.watch_queries.append(query)
+            self._watch(api, query)
         elif api.refuse_lists:
             self._json(503, {"kind": "Status", "code": 503, "reason": "ServiceUnavailable"})
         else:
@@ -135,7 +171,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
-    def _watch(self, api: NamespaceApi, since: int) -> None:
+    def _watch(self, api: NamespaceApi, query: Mapping[str, str]) -> None:
+        since = int(query.get("resourceVersion") or 0)
+        bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+        timeout = float(query.get("timeoutSeconds") or 3600)
+        ends_at = time.monotonic() + timeout
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
@@ -161,7 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
                 while True:
                     for version, kind, obj in api.history:
                         if version > since:
-                            self._chunk({"type": kind, "object": obj})
+                            if kind != "BOOKMARK" or bookmarks:
+                                self._chunk({"type": kind, "object": obj})
                             since = version
                     if api.closed or api.drops != drops:
                         # Cut mid-stream: no terminating chunk, as when a node or a proxy
@@ -169,10 +210,11 @@ class _Handler(BaseHTTPRequestHandler):
                         self.connection.shutdown(socket.SHUT_RDWR)
                         self.close_connection = True
                         return
-                    if api.ends != ends:
+                    left = ends_at - time.monotonic()
+                    if api.ends != ends or left <= 0:
                         self.wfile.write(b"0\r\n\r\n")
                         return
-                    api.changed.wait(1.0)
+                    api.changed.wait(min(left, 1.0))
             finally:
                 api.open_watches -= 1
 

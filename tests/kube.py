@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonpatch
 import kubernetes_validate
+import yaml
 
 K8S_VERSION = "1.33"
 
@@ -89,3 +90,12 @@ def apply_both(obj: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]
 def validate_pod(pod: dict[str, Any]) -> None:
     """Raise unless `pod` is valid against the Kubernetes Pod schema (strict: no unknown fields)."""
     kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
+
+
+def kustomize(directory: Path) -> list[dict[str, Any]]:
+    """The objects `kubectl kustomize DIRECTORY` renders, as the cluster would receive them."""
+    done = subprocess.run(
+        [kubectl(), "kustomize", str(directory)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return [d for d in yaml.safe_load_all(done.stdout) if d]

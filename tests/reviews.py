@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -138,6 +138,37 @@ def kept(original: Any, result: Any) -> str | None:
     A null is "not set" (Kubernetes reads it so): it may become a value or disappear.
     """
     return is_subdocument(original, result, null_may_go=True)
+
+
+# Every warning that says the webhook failed on a pod has these words: the review failed and
+# the pod was admitted unchanged, or one policy failed and was skipped. test_outcomes.py shows
+# both warnings carry them, so a check for them cannot pass by a change of wording.
+INTERNAL_ERROR = "internal error"
+
+
+def internal_errors(response: Mapping[str, Any]) -> list[str]:
+    """The warnings of an AdmissionReview `response` that say the webhook failed on the pod."""
+    return [w for w in response.get("warnings") or [] if INTERNAL_ERROR in w]
+
+
+def check_response(
+    response: Mapping[str, Any],
+    uid: str = UID,
+    patched: bool | None = True,
+    policy_errors: bool = False,
+) -> dict[str, Any]:
+    """`response` (an AdmissionReview's) as a pod CREATE must be answered: its own uid,
+    allowed, no internal error; a patch when `patched`, none when False, either when None.
+    `policy_errors` lets a policy be skipped on an error (the pod is still answered)."""
+    assert response["uid"] == uid, f"answered uid {response['uid']!r}, sent {uid!r}"
+    assert response["allowed"] is True
+    failed = internal_errors(response)
+    if policy_errors:
+        failed = [w for w in failed if "admitted unchanged" in w or not w.startswith("policy ")]
+    assert not failed, f"the webhook failed on the pod: {failed}"
+    if patched is not None:
+        assert ("patch" in response) is patched, f"patch expected: {patched}; got {response}"
+    return dict(response)
 
 
 def patch_of(answer: dict[str, Any]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.reviews import internal_errors
 from tests.servers import RunningServer
 
 Doc = dict[str, Any]
@@ -88,8 +89,10 @@ def send(http: httpx.Client, body: Doc | bytes) -> httpx.Response:
 
 
 def response_of(reply: httpx.Response) -> Doc:
+    """The AdmissionReview response of a 200 reply, in which the webhook did not fail."""
     assert reply.status_code == 200, reply.text
     answer: Doc = reply.json()["response"]
+    assert not internal_errors(answer), answer["warnings"]
     return answer
 
 

@@ -104,3 +104,49 @@ def wait_ready(server: RunningServer, seconds: float = 30.0) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"server not ready after {seconds}s:\n{server.log()}")
+
+
+# --- raw HTTP/1.1 over the server's TLS, for what an HTTP client library would hide ---------
+
+
+def port_of(server: RunningServer) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+def connect(server: RunningServer, timeout: float = 30.0) -> ssl.SSLSocket:
+    """A TLS connection to the webhook port, handshake done."""
+    raw = socket.create_connection(("127.0.0.1", port_of(server)), timeout=timeout)
+    return server.ssl_context().wrap_socket(raw, server_hostname="localhost")
+
+
+def read_status(sock: ssl.SSLSocket) -> int | None:
+    """The status of the response on `sock`, or None if it closed without one."""
+    data = b""
+    try:
+        while b"\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return None
+            data += chunk
+    except (ConnectionError, ssl.SSLError):
+        return None
+    return int(data.split(b" ", 2)[1])
+
+
+def read_response(sock: ssl.SSLSocket) -> tuple[int, bytes]:
+    """(status, body) of one response with a Content-Length, read from `sock`."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError(f"closed after {data[:100]!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(4096)
+    return int(head.split(b" ", 2)[1]), body

@@ -3,7 +3,6 @@ Kubernetes schema, and the properties that keep the cluster safe hold on the ren
 
 from __future__ import annotations
 
-import subprocess
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,9 +10,8 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-import yaml
 
-from tests.kube import K8S_VERSION, kubectl
+from tests.kube import K8S_VERSION, kustomize
 from webhook.policy.load import parse_policy_set, policy_files
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,11 +31,7 @@ CLUSTER_SCOPED = {
 
 
 def render(directory: Path) -> list[Obj]:
-    done = subprocess.run(
-        [kubectl(), "kustomize", str(directory)], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return [d for d in yaml.safe_load_all(done.stdout) if d]
+    return kustomize(directory)
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,10 @@
 A load generator sends reviews from several threads, each over its own kept-alive connection as
 the apiserver does, plus one thread that opens a new connection per review (so new handshakes
 happen while the certificate changes). While it runs, one fault is applied; every request is
-counted: sent, answered (200 + allowed), and each kind of failure. Faults (a) to (c) and the
-extra ones must fail no request; for SIGTERM (d), requests in flight must complete, new
-connections must be refused, and the process must exit within the pod's grace period.
+counted: sent, answered (200, allowed, its own uid, a patch, no internal error), and each kind
+of failure. Faults (a) to (c) and the extra ones must fail no request; for SIGTERM (d),
+requests in flight must complete, new connections must be refused, and the process must exit
+within the pod's grace period.
 
 Each test prints its counts (`pytest -s tests/test_faults.py`); docs/reliability.md quotes them.
 """
@@ -33,7 +34,7 @@ import pytest
 from cryptography import x509
 
 from tests.kubelet import Volume
-from tests.reviews import SHIPPED, gpu_pod, patch_of, review
+from tests.reviews import SHIPPED, check_response, gpu_pod, patch_of, review
 from tests.servers import RunningServer, running_server
 from webhook.tools.certs import KeyPair, make_ca, make_serving_cert
 
@@ -101,7 +102,8 @@ class Load:
 
     def send(self, conn: http.client.HTTPSConnection) -> bool:
         """One review; False when the connection is no longer usable."""
-        body = json.dumps(review(gpu_pod(), uid=str(uuid.uuid4()))).encode()
+        uid = str(uuid.uuid4())
+        body = json.dumps(review(gpu_pod(), uid=uid)).encode()
         try:
             conn.request("POST", "/mutate?timeout=5s", body, {"Content-Type": "application/json"})
             response = conn.getresponse()
@@ -119,6 +121,12 @@ class Load:
         if answer["response"]["allowed"] is not True:
             self.count("denied", str(answer)[:200])
             return True
+        # Every policy set here places the GPU pod: an answer without a patch, with another
+        # review's uid or with an internal error is a failed review, not an answered one.
+        problem = answer_problem(answer["response"], uid)
+        if problem:
+            self.count("wrong", problem)
+            return True
         self.count("answered")
         for op in patch_of(answer):
             if op["path"].startswith("/spec/tolerations"):
@@ -126,6 +134,14 @@ class Load:
                 with self.lock:
                     self.tolerations_seen.update(str(t.get("key")) for t in values)
         return not response.will_close
+
+
+def answer_problem(response: dict[str, Any], uid: str) -> str | None:
+    try:
+        check_response(response, uid, patched=True)
+    except AssertionError as exc:
+        return str(exc)[:200]
+    return None
 
 
 @contextmanager
@@ -430,11 +446,13 @@ def test_sigterm_under_load_completes_in_flight_reviews_and_refuses_new_ones(
     report(f"(d) SIGTERM, {workers} worker(s)", load)
     print(f"in flight at SIGTERM: {len(answers)}, answered: {sum(s == 200 for s, _ in answers)}")
     assert [status for status, _ in answers] == [200] * len(in_flight)
-    assert all(patch_of(json.loads(body)) for _, body in answers)
+    for _, body in answers:
+        check_response(json.loads(body)["response"])
     assert code == 0
     # No review failed: idle kept-alive connections drain (a review arriving on one is still
     # answered, with `connection: close`), and new connections are refused.
     assert load.outcomes["http_error"] == load.outcomes["error"] == load.outcomes["denied"] == 0
+    assert load.outcomes["wrong"] == 0, load.failures
     assert load.outcomes["closed"] == 0, load.failures
     assert load.outcomes["refused"] > 0
     assert load.outcomes["answered"] > 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import ssl
 import threading
 import time
@@ -19,11 +18,15 @@ import httpx
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from tests.reviews import app_client, gpu_pod, patch_of, review
-from tests.servers import RunningServer, running_server
-from webhook.serving.limits import MAX_BODY_BYTES, MAX_HEAD_BYTES, BodyLimit
+from tests.reviews import app_client, check_response, gpu_pod, patch_of, review
+from tests.servers import RunningServer, connect, read_status, running_server
+from webhook.serving.limits import BodyLimit
 
 MiB = 1024 * 1024
+# The documented limits (docs/reliability.md), written out here rather than imported from the
+# code they check: a limit changed in the code must fail these tests.
+BODY_LIMIT = 3 * 1024 * 1024  # kube-apiserver's own limit on a request body
+HEAD_LIMIT = 64 * 1024
 
 # --- the middleware on its own: what it reads before answering -----------------------------
 
@@ -64,7 +67,7 @@ def call_middleware(
 def test_a_declared_length_over_3_mib_is_refused_before_any_body_byte_is_read() -> None:
     stream = Stream(MiB, None)
     status, body, reached = call_middleware(
-        [(b"content-length", str(MAX_BODY_BYTES + 1).encode())], stream
+        [(b"content-length", str(BODY_LIMIT + 1).encode())], stream
     )
     assert (status, reached, stream.read) == (413, False, 0)
     assert "exceeds" in body["error"]
@@ -74,7 +77,7 @@ def test_an_endless_chunked_body_is_refused_once_it_passes_3_mib() -> None:
     stream = Stream(MiB // 4, None)  # never ends: only the limit stops the reading
     status, _, reached = call_middleware([(b"transfer-encoding", b"chunked")], stream)
     assert (status, reached) == (413, False)
-    assert stream.read == MAX_BODY_BYTES // (MiB // 4) + 1
+    assert stream.read == BODY_LIMIT // (MiB // 4) + 1
 
 
 def test_an_understated_content_length_does_not_get_past_the_count() -> None:
@@ -84,7 +87,7 @@ def test_an_understated_content_length_does_not_get_past_the_count() -> None:
 
 
 def test_a_body_of_exactly_3_mib_reaches_the_app() -> None:
-    status, _, reached = call_middleware([], Stream(MAX_BODY_BYTES // 4, 4))
+    status, _, reached = call_middleware([], Stream(BODY_LIMIT // 4, 4))
     assert (status, reached) == (200, True)
 
 
@@ -97,20 +100,20 @@ def padded(body: bytes, size: int) -> bytes:
 
 
 def test_a_review_of_exactly_3_mib_is_answered() -> None:
-    body = padded(json.dumps(review(gpu_pod())).encode(), MAX_BODY_BYTES)
+    body = padded(json.dumps(review(gpu_pod())).encode(), BODY_LIMIT)
     with app_client() as client:
         r = client.post("/mutate", content=body)
     assert r.status_code == 200
-    assert patch_of(r.json())
+    check_response(r.json()["response"])
 
 
 def test_a_review_one_byte_over_3_mib_gets_413() -> None:
-    body = padded(json.dumps(review(gpu_pod())).encode(), MAX_BODY_BYTES + 1)
+    body = padded(json.dumps(review(gpu_pod())).encode(), BODY_LIMIT + 1)
     with app_client() as client:
         r = client.post("/mutate", content=body)
     assert r.status_code == 413
     assert r.headers["connection"] == "close"
-    assert r.json()["error"] == f"request body exceeds {MAX_BODY_BYTES} bytes"
+    assert r.json()["error"] == f"request body exceeds {BODY_LIMIT} bytes"
 
 
 def with_deep_field(depth: int) -> bytes:
@@ -133,8 +136,7 @@ def test_a_pod_with_a_deep_but_legal_unknown_field_is_admitted_and_patched() -> 
     with app_client() as client:
         r = client.post("/mutate", content=with_deep_field(1000))
     assert r.status_code == 200
-    assert r.json()["response"]["allowed"] is True
-    assert patch_of(r.json())
+    check_response(r.json()["response"])
 
 
 @pytest.mark.parametrize(
@@ -206,29 +208,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         yield running
 
 
-def port_of(server: RunningServer) -> int:
-    return int(server.url.rsplit(":", 1)[1])
-
-
-def connect(server: RunningServer) -> ssl.SSLSocket:
-    raw = socket.create_connection(("127.0.0.1", port_of(server)), timeout=30)
-    return server.ssl_context().wrap_socket(raw, server_hostname="localhost")
-
-
-def read_status(sock: ssl.SSLSocket) -> int | None:
-    """The status of the response on `sock`, or None if it closed without one."""
-    data = b""
-    try:
-        while b"\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return None
-            data += chunk
-    except (ConnectionError, ssl.SSLError):
-        return None
-    return int(data.split(b" ", 2)[1])
-
-
 HEAD = "POST /mutate?timeout=10s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
 
 
@@ -245,7 +224,7 @@ def test_a_chunked_body_is_refused_as_it_streams_past_3_mib(server: RunningServe
     framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
     with connect(server) as sock:
         sock.sendall(f"{HEAD}Transfer-Encoding: chunked\r\n\r\n".encode())
-        for _ in range(MAX_BODY_BYTES // len(chunk) + 1):
+        for _ in range(BODY_LIMIT // len(chunk) + 1):
             sock.sendall(framed)
         assert read_status(sock) == 413
 
@@ -255,7 +234,7 @@ def test_headers_over_64_kib_get_431(server: RunningServer) -> None:
         sock.sendall(HEAD.encode())
         filler = f"X-Filler: {'a' * 1000}\r\n".encode()
         try:
-            for _ in range(MAX_HEAD_BYTES // len(filler) + 2):
+            for _ in range(HEAD_LIMIT // len(filler) + 2):
                 sock.sendall(filler)
         except (ConnectionError, ssl.SSLError):
             pass
@@ -330,35 +309,3 @@ def test_slow_clients_are_cut_off_while_good_reviews_keep_being_answered(
     )
     assert [c.outcome for c in slow] == ["408"] * 5
     assert answered == sent > 0
-
-
-def read_response(sock: ssl.SSLSocket) -> tuple[int, bytes]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(4096)
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":")[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    while len(body) < length:
-        body += sock.recv(4096)
-    return int(head.split(b" ", 2)[1]), body
-
-
-def test_a_kept_alive_connection_idle_between_reviews_is_not_cut_by_the_read_deadline(
-    server: RunningServer,
-) -> None:
-    """The read deadline covers a request that has begun; idling between requests is the
-    keep-alive timeout's business (75 s), as the apiserver's pooled connections expect."""
-    body = json.dumps(review(gpu_pod())).encode()
-    request = f"{HEAD}Content-Length: {len(body)}\r\n\r\n".encode() + body
-    with connect(server) as sock:
-        sock.sendall(request)
-        first, _ = read_response(sock)
-        time.sleep(READ_TIMEOUT * 2)
-        sock.sendall(request)  # the same connection, after twice the read deadline
-        second, answer = read_response(sock)
-    assert (first, second) == (200, 200)
-    assert patch_of(json.loads(answer))

@@ -3,6 +3,7 @@ for the apiserver's list and watch endpoints; and the server that uses it, end t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,6 +135,73 @@ def test_a_watch_ended_by_the_server_resumes_from_its_resource_version(
     api.label("ml", {"team": "platform"})
     eventually(lambda: (labels_of(view, "ml") or {}).get("team") == "platform", "the change")
     assert api.lists == 1, "a watch the server ended cleanly resumes without a list"
+
+
+def snapshot(view: NamespaceView, names: list[str]) -> dict[str, dict[str, str] | None]:
+    return {name: labels_of(view, name) for name in names}
+
+
+def test_a_bookmark_moves_the_resource_version_on_and_changes_no_labels(
+    watched: tuple[NamespaceApi, NamespaceView],
+):
+    api, view = watched
+    assert api.watch_queries[-1]["allowWatchBookmarks"] == "true"
+    before = snapshot(view, ["default", "ml"])
+    api.bookmark()
+    eventually(lambda: view.resource_version == str(api.resource_version), "the bookmark's RV")
+    assert snapshot(view, ["default", "ml"]) == before
+    assert len(view) == 2 and view.synced
+    api.end_watches()  # the next watch starts from the bookmark, not from the list
+    eventually(lambda: len(api.watch_queries) == 2 and api.open_watches == 1, "watching again")
+    assert api.watch_queries[-1]["resourceVersion"] == str(api.resource_version)
+    assert api.lists == 1
+
+
+def test_a_watch_ended_at_its_timeout_is_opened_again_from_where_it_stopped(
+    cluster: tuple[NamespaceApi, str],
+):
+    api, url = cluster
+    view = NamespaceView()
+    watcher = NamespaceWatcher(view, core_api(url), watch_seconds=1, min_backoff=0.05)
+    watcher.start()
+    try:
+        eventually(lambda: view.synced and api.watches >= 1, "listed and watching")
+        api.label("ml", {"team": "vision"})
+        eventually(lambda: api.watches >= 3, "two watches ended at their timeoutSeconds")
+        api.label("ml", {"team": "platform"})
+        eventually(lambda: (labels_of(view, "ml") or {}).get("team") == "platform", "the change")
+    finally:
+        watcher.stop()
+    assert {q["timeoutSeconds"] for q in api.watch_queries} == {"1"}
+    versions = [int(q["resourceVersion"]) for q in api.watch_queries]
+    assert versions == sorted(versions) and versions[-1] >= versions[0] + 1
+    assert api.lists == 1, "a watch that ended at its timeout resumes without a list"
+
+
+def test_403_forbidden_leaves_the_view_unsynced_and_says_so(
+    cluster: tuple[NamespaceApi, str], caplog: pytest.LogCaptureFixture
+):
+    """What a missing RBAC rule looks like: lists and watches answered 403."""
+    api, url = cluster
+    api.forbidden = True
+    view = NamespaceView()
+    watcher = NamespaceWatcher(view, core_api(url), watch_seconds=60, min_backoff=0.05)
+    with caplog.at_level(logging.WARNING, logger="webhook.namespaces"):
+        watcher.start()
+        try:
+            eventually(
+                lambda: any("403" in r.getMessage() for r in caplog.records), "the 403 logged"
+            )
+            assert not view.synced
+            labels, warning = view.lookup("ml")
+            assert labels is None and warning is not None and "unknown" in warning
+            api.forbidden = False  # the rule is granted
+            eventually(lambda: view.synced, "synced once allowed")
+            assert labels_of(view, "ml") == {"kubernetes.io/metadata.name": "ml", "team": "ml"}
+        finally:
+            watcher.stop()
+    (logged,) = {r.getMessage().split(";")[0] for r in caplog.records if "403" in r.getMessage()}
+    assert logged == "namespace view not synced: apiserver answered 403 Forbidden"
 
 
 def test_410_gone_lists_again(watched: tuple[NamespaceApi, NamespaceView]):

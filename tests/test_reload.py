@@ -24,7 +24,7 @@ import pytest
 from cryptography import x509
 
 from tests.kubelet import Volume
-from tests.reviews import gpu_pod, patch_of, review
+from tests.reviews import check_response, gpu_pod, patch_of, review
 from tests.servers import RunningServer, running_server
 from webhook.engine import CompiledPolicySet, compile_policy_set
 from webhook.kube.mounts import MountChanging, read_stable
@@ -281,7 +281,8 @@ class Traffic:
 
     def _send(self, conn: http.client.HTTPSConnection) -> None:
         self.sent += 1
-        body = json.dumps(review(gpu_pod(), uid=str(uuid.uuid4()))).encode()
+        uid = str(uuid.uuid4())
+        body = json.dumps(review(gpu_pod(), uid=uid)).encode()
         try:
             conn.request("POST", "/mutate?timeout=5s", body, {"Content-Type": "application/json"})
             response = conn.getresponse()
@@ -289,8 +290,13 @@ class Traffic:
         except (OSError, http.client.HTTPException, ValueError) as exc:
             self.failures.append(f"{type(exc).__name__}: {exc}")
             return
-        if response.status != 200 or answer["response"]["allowed"] is not True:
+        if response.status != 200:
             self.failures.append(f"HTTP {response.status}: {answer}")
+            return
+        try:
+            check_response(answer["response"], uid, patched=True)
+        except AssertionError as exc:
+            self.failures.append(str(exc)[:200])
             return
         self.answered += 1
 

@@ -20,6 +20,18 @@ MAX_HEAD_BYTES = 64 * 1024  # request line + headers; a real review sends well u
 READ_TIMEOUT_SECONDS = 10.0  # longer than any `timeoutSeconds` the apiserver may use (max 30)
 DRAIN_SECONDS = 1.0  # how long an idle kept-alive connection stays open after SIGTERM
 
+# How long an idle kept-alive connection stays open: longer than kube-apiserver's webhook client
+# keeps one, so that the apiserver always closes an idle connection first. A server that closed
+# first could do it just as a review is sent on the connection: the POST is not retried, the
+# call fails, and `failurePolicy: Ignore` creates the pod without placement. The client's limit
+# is 90 s: `staging/src/k8s.io/apiserver/pkg/util/webhook/client.go` builds the webhook client
+# with `rest.UnversionedRESTClientFor` and forces HTTP/1.1; its transport comes from client-go's
+# `transport/cache.go`, which leaves `IdleConnTimeout` unset, and
+# `k8s.io/apimachinery/pkg/util/net/http.go` `SetTransportDefaults` then takes Go's
+# `http.DefaultTransport` value, 90 s.
+APISERVER_IDLE_CONNECTION_SECONDS = 90
+KEEP_ALIVE_SECONDS = APISERVER_IDLE_CONNECTION_SECONDS + 10
+
 
 async def _answer(send: Send, status: int, message: str) -> None:
     body = orjson.dumps({"error": message})

@@ -18,14 +18,12 @@ import uvicorn
 from webhook.engine import CompiledPolicySet, compile_policy_set
 from webhook.policy import PolicyStore
 from webhook.serving.app import create_health_app, create_webhook_app
-from webhook.serving.limits import READ_TIMEOUT_SECONDS, guarded_protocol
+from webhook.serving.limits import KEEP_ALIVE_SECONDS, READ_TIMEOUT_SECONDS, guarded_protocol
 from webhook.serving.metrics import Metrics
 from webhook.serving.reload import DEFAULT_POLL_SECONDS, PolicyWatcher
 from webhook.serving.tls import CertificateReloader
 
 log = logging.getLogger("webhook.server")
-
-KEEP_ALIVE_SECONDS = 75
 
 
 @dataclass
