@@ -180,7 +180,7 @@ class ServeOptions:
     cert_file: Path
     key_file: Path
     host: str = "0.0.0.0"
-    port: int = 8443
+    port: int = 10250
     health_port: int | None = 8080
     log_level: str = "info"
     read_timeout: float = READ_TIMEOUT_SECONDS
