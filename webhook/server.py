@@ -244,6 +244,7 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
     tls_context_hardening(webhook_config.ssl)
     certificates = CertificateReloader(options.cert_file, options.key_file, tls_context_hardening)
     certificates.install(webhook_config.ssl)
+    metrics.watch_certificates(certificates)
     servers = [_Server(webhook_config, listeners.webhook if listeners else None)]
     if options.health_port:
         health_config = uvicorn.Config(
