@@ -25,9 +25,9 @@ run: install
 	$(BIN)/placement-webhook serve
 
 lint: install
-	$(BIN)/ruff check webhook tests bench
-	$(BIN)/ruff format --check webhook tests bench
-	$(BIN)/mypy webhook
+	$(BIN)/ruff check webhook tests bench deploy
+	$(BIN)/ruff format --check webhook tests bench deploy
+	$(BIN)/mypy webhook deploy/check_policy_configmap.py
 
 test: lint
 	$(BIN)/pytest

@@ -61,9 +61,7 @@ def test_fail_open_alerts_read_the_apiserver_metrics_by_their_upstream_names() -
     # and webhook_admission_duration_seconds{name,type,operation,rejected}; a mutating
     # webhook's type is "admit" (plugin/webhook/mutating/dispatcher.go).
     exprs = " ".join(
-        r["expr"]
-        for g in yaml.safe_load(RULE.read_text())["spec"]["groups"]
-        for r in g["rules"]
+        r["expr"] for g in yaml.safe_load(RULE.read_text())["spec"]["groups"] for r in g["rules"]
     )
     assert 'apiserver_admission_webhook_fail_open_count{name=~"pod-placement-webhook' in exprs
     assert "apiserver_admission_webhook_admission_duration_seconds_bucket{name=~" in exprs

@@ -172,13 +172,7 @@ def container(
     pod = deployment["spec"]["template"]["spec"]
     config_map = one(rendered, "ConfigMap", "pod-placement-webhook-policies")
     policies = Volume(root / "policies", {k: v.encode() for k, v in config_map["data"].items()})
-    pki = root / "pki"
-    cli = Path(sys.executable).parent / "placement-webhook"
-    subprocess.run(
-        [cli, "certs", "--service", service, "--namespace", namespace, "--out", str(pki)],
-        check=True,
-        capture_output=True,
-    )
+    pki = make_certificates(service, namespace, root / "pki")
     secret = {name: (pki / name).read_bytes() for name in ("tls.crt", "tls.key", "ca.crt")}
     tls_volume = next(v for v in pod["volumes"] if v["name"] == "tls")["secret"]
     tls = Volume(
@@ -190,13 +184,11 @@ def container(
     options, args = run_options(deployment)
     mounts = mount_options(deployment, {"policies": policies.root, "tls": tls.root})
     name = f"pod-placement-webhook-smoke-{os.getpid()}"
+    # podman's default ulimits exceed what runc may set on these machines.
+    limits = ["--ulimit=nofile=1024:20000", "--ulimit=nproc=4096:4096"]
+    run = [*PODMAN, "run", "--detach", f"--name={name}", "--network=none", *limits, *options]
     subprocess.run(
-        [*PODMAN, "run", "--detach", f"--name={name}", "--network=none"]
-        # The runtime's defaults exceed this machine's limits (docs/image-build notes).
-        + ["--ulimit=nofile=1024:20000", "--ulimit=nproc=4096:4096"]
-        + options
-        + mounts
-        + [image, *args],
+        [*run, *mounts, image, *args],
         check=True,
         capture_output=True,
     )
@@ -225,6 +217,14 @@ def container(
         yield running
     finally:
         subprocess.run([*PODMAN, "rm", "--force", "--time=5", name], capture_output=True)
+
+
+def make_certificates(service: str, namespace: str, out: Path) -> Path:
+    """`placement-webhook certs` as docs/install.md runs it; reuses the CA already in `out`."""
+    cli = Path(sys.executable).parent / "placement-webhook"
+    names = ["--service", service, "--namespace", namespace]
+    subprocess.run([cli, "certs", *names, "--out", str(out)], check=True, capture_output=True)
+    return out
 
 
 def service_namespace(hook: Obj) -> str:
@@ -299,13 +299,7 @@ def test_a_new_certificate_is_served_without_a_restart(container: Container) -> 
         return x509.load_der_x509_certificate(base64.b64decode(served)).serial_number
 
     first = serial()
-    cli = Path(sys.executable).parent / "placement-webhook"
-    subprocess.run(
-        [cli, "certs", "--service", container.service, "--namespace", container.namespace]
-        + ["--out", str(container.pki)],
-        check=True,
-        capture_output=True,
-    )
+    make_certificates(container.service, container.namespace, container.pki)  # same CA
     renewed = (container.pki / "tls.crt").read_bytes()
     container.tls.write(
         {name: (container.pki / name).read_bytes() for name in ("tls.crt", "tls.key", "ca.crt")}
