@@ -79,3 +79,10 @@ def test_the_dashboard_shows_what_the_alerts_watch() -> None:
         assert any(metric in e for e in exprs), metric
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
+
+
+def test_the_install_guide_says_what_each_alert_means() -> None:
+    guide = (REPO / "docs" / "install.md").read_text()
+    table = guide[guide.index("## 6. Alerts") :]
+    undocumented = {a for a in alert_names() if f"`{a}`" not in table}
+    assert not undocumented, undocumented
