@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_deploy_overlays import DEPLOY, TEAM_POLICY, own_policies, rel
+from tests.overlays import DEPLOY, TEAM_POLICY, own_policies, rel
 
 REPO = DEPLOY.parent
 CHECK = DEPLOY / "check_policy_configmap.py"
