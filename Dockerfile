@@ -1,20 +1,27 @@
-# syntax=docker/dockerfile:1
-# pod-placement-webhook: `docker build -t pod-placement-webhook:0.1.0 .`
-# Two stages: the first builds wheels and installs them into a virtual environment; the
-# second is the same slim Python with only that environment, no pip, no compiler.
+# pod-placement-webhook: `docker build -t pod-placement-webhook:0.1.0 .` (or `make image`).
+# Two stages: the first installs the pinned, hash-checked dependencies of requirements.lock and
+# then the package into a virtual environment; the second is the same slim Python with only
+# that environment, no pip, no compiler. Nothing is fetched but the base image and the wheels
+# of requirements.lock, so a build works behind a registry mirror and a PyPI mirror alone.
 
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
-# The policies are packaged as webhook/defaults, a symlink to ../policies.
+# Dependencies first, in a layer of their own: rebuilt only when requirements.lock changes.
+# Binary wheels only: the slim image has no compiler, and a source build would not be pinned.
+COPY requirements.lock ./
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --no-cache-dir --require-hashes --only-binary=:all: \
+      --requirement requirements.lock
+# The policies are packaged as webhook/defaults, a symlink to ../policies. Built with the
+# pinned setuptools already in the environment; --no-index: nothing more is downloaded.
 COPY pyproject.toml README.md ./
 COPY policies ./policies
 COPY webhook ./webhook
-RUN pip wheel --no-cache-dir --wheel-dir /wheels . \
- && python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels pod-placement-webhook \
- && /opt/venv/bin/pip uninstall --yes pip setuptools
+RUN /opt/venv/bin/pip install --no-cache-dir --no-index --no-deps --no-build-isolation . \
+ && /opt/venv/bin/pip check \
+ && /opt/venv/bin/pip uninstall --yes pip setuptools wheel
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="pod-placement-webhook" \
@@ -27,7 +34,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1
 # Numeric, so kubelet can check runAsNonRoot without reading /etc/passwd.
 USER 65532:65532
-EXPOSE 8443 8080
+# 10250: the port control planes with restricted node access can reach (docs/install.md).
+EXPOSE 10250 8080
 ENTRYPOINT ["placement-webhook"]
 # The paths deploy/ mounts: the policy ConfigMap and the TLS Secret, as directories.
 CMD ["serve", \

@@ -6,7 +6,14 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 NODE_TOOLS = node_modules/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean image image-debian-base image-debian lock
+
+# `make image IMAGE=registry.example.com/pod-placement-webhook:0.1.0`, then push it.
+IMAGE ?= localhost/pod-placement-webhook:dev
+# Empty: the Dockerfile's own base (python:3.11.13-slim-bookworm from Docker Hub).
+PYTHON_IMAGE ?=
+# A stand-in for that base made from Debian packages, for machines that reach no registry.
+DEBIAN_PYTHON_IMAGE ?= localhost/python-base:3.11-slim-bookworm
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,15 +41,33 @@ run: $(BIN)/.installed
 	$(BIN)/placement-webhook serve --host $(HOST) $(foreach p,$(POLICIES),--policies $(p)) $(ARGS)
 
 lint: install
-	$(BIN)/ruff check webhook tests bench
-	$(BIN)/ruff format --check webhook tests bench
-	$(BIN)/mypy webhook
+	$(BIN)/ruff check webhook tests bench deploy
+	$(BIN)/ruff format --check webhook tests bench deploy
+	$(BIN)/mypy webhook deploy/check_policy_configmap.py
 
 test: lint
 	$(BIN)/pytest
 
 bench: install
 	$(BIN)/python -m bench
+
+image:
+	IMAGE='$(IMAGE)' PYTHON_IMAGE='$(PYTHON_IMAGE)' image/build.sh
+
+image-debian-base:
+	image/debian-base.sh '$(DEBIAN_PYTHON_IMAGE)'
+
+# What CI builds and smoke-tests: the Dockerfile unchanged, on the Debian stand-in base.
+image-debian: image-debian-base
+	$(MAKE) image PYTHON_IMAGE='$(DEBIAN_PYTHON_IMAGE)'
+
+# requirements.lock: the image's dependency versions, pinned with hashes, resolved from
+# pyproject.toml (dependencies and build-system requires) for Python 3.11 on every platform.
+lock: install
+	$(BIN)/python -m pip install --quiet 'uv>=0.5'
+	$(BIN)/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' \
+	  | $(BIN)/uv pip compile pyproject.toml - --universal --python-version 3.11 --generate-hashes \
+	      --custom-compile-command 'make lock' --quiet --output-file requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -21,8 +21,18 @@ _versions = itertools.count(1)
 class Volume:
     """A directory whose content only ever changes the way kubelet changes it."""
 
-    def __init__(self, root: Path, files: Mapping[str, bytes]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        files: Mapping[str, bytes],
+        *,
+        mode: int | None = None,
+        group: int | None = None,
+    ) -> None:
+        """`mode` and `group`: a Secret's defaultMode and the pod's fsGroup, which kubelet
+        applies to every file it writes (files stay owned by root)."""
         self.root = root
+        self.mode, self.group = mode, group
         root.mkdir(parents=True, exist_ok=True)
         self.write(files)
 
@@ -36,7 +46,12 @@ class Volume:
         new = f"..2026_01_01_00_00_00.{next(_versions):09d}"
         (self.root / new).mkdir()
         for name, data in files.items():
-            (self.root / new / name).write_bytes(data)
+            path = self.root / new / name
+            path.write_bytes(data)
+            if self.group is not None:
+                os.chown(path, 0, self.group)
+            if self.mode is not None:
+                path.chmod(self.mode)
         tmp = self.root / "..data_tmp"
         tmp.symlink_to(new)
         tmp.rename(self.root / DATA)

@@ -13,6 +13,7 @@ import pytest
 
 from tests.kube import K8S_VERSION, kustomize
 from webhook.policy.load import parse_policy_set, policy_files
+from webhook.tools.cli import build_parser
 
 REPO = Path(__file__).resolve().parent.parent
 Obj = dict[str, Any]
@@ -242,10 +243,10 @@ def test_replicas_spread_over_nodes(base: list[Obj]) -> None:
     assert selects(term["podAffinityTerm"]["labelSelector"], pod_labels(base))
 
 
-def test_runs_on_the_on_demand_system_pool_never_on_spot(base: list[Obj]) -> None:
+def test_base_is_cloud_neutral_and_never_on_spot(base: list[Obj]) -> None:
     spec = pod_spec(base)
-    assert spec["nodeSelector"] == {"ng-name": "system"}
-    assert {"key": "system", "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
+    # Which pool, and its taint, is a component's choice (tests/test_deploy_overlays.py).
+    assert "nodeSelector" not in spec and "tolerations" not in spec
     (term,) = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
         "nodeSelectorTerms"
     ]
@@ -253,16 +254,17 @@ def test_runs_on_the_on_demand_system_pool_never_on_spot(base: list[Obj]) -> Non
         {"eks.amazonaws.com/capacityType": "SPOT"},
         {"karpenter.sh/capacity-type": "spot"},
         {"cloud.google.com/gke-spot": "true"},
+        {"cloud.google.com/gke-preemptible": "true"},
         {"kubernetes.azure.com/scalesetpriority": "spot"},
         {"node-lifecycle": "spot"},
     ]
     for labels in spot_nodes:
         assert not selects({"matchExpressions": term["matchExpressions"]}, labels), labels
-    on_demand = {"ng-name": "system", "eks.amazonaws.com/capacityType": "ON_DEMAND"}
-    assert selects({"matchExpressions": term["matchExpressions"]}, on_demand)
-    assert not any(
-        t.get("key") == "kubernetes.azure.com/scalesetpriority" for t in spec["tolerations"]
-    )
+    for on_demand in (
+        {"ng-name": "system", "eks.amazonaws.com/capacityType": "ON_DEMAND"},
+        {"kubernetes.io/hostname": "kind-worker"},  # a cluster with none of these labels
+    ):
+        assert selects({"matchExpressions": term["matchExpressions"]}, on_demand)
 
 
 def test_priority_class_exists(base: list[Obj]) -> None:
@@ -391,3 +393,22 @@ def test_cert_manager_certificate_serves_the_service_name(cert_manager: list[Obj
     assert hook["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == (
         f"{NAMESPACE}/pod-placement-webhook"
     )
+
+
+# --- the serving port -----------------------------------------------------------------------
+
+
+def test_the_webhook_port_is_one_restricted_control_planes_reach(base: list[Obj]) -> None:
+    # GKE private clusters let the control plane reach nodes on 443 and 10250 only, and so do
+    # EKS's minimal security-group rules; 443 needs a privilege the pod drops.
+    container = webhook_container(base)
+    port = {p["name"]: p["containerPort"] for p in container["ports"]}["https"]
+    assert port == 10250
+    serve = build_parser().parse_args(["serve"])
+    assert serve.port == port, "the server's default --port is the Deployment's"
+    exposed = [
+        line.split()[1:]
+        for line in (REPO / "Dockerfile").read_text().splitlines()
+        if line.startswith("EXPOSE")
+    ]
+    assert exposed == [[str(port), str(serve.health_port)]]

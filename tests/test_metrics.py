@@ -9,10 +9,12 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import yaml
+from cryptography import x509
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.kube import kubectl
@@ -28,6 +30,7 @@ from tests.scraping import (
     value,
 )
 from tests.servers import RunningServer, running_server
+from tests.test_reload import new_pki, serial_of, tls_volume
 from webhook.policy.load import load_policy_set
 from webhook.serving.admission import Outcome
 from webhook.serving.metrics import LATENCY_BUCKETS, Metrics
@@ -238,9 +241,40 @@ def test_workers_share_one_set_of_counters(tmp_path: Path):
     assert len(pids) >= 2, "both workers wrote their counters"
 
 
-def test_monitoring_queries_name_only_exported_metrics():
+def test_certificate_expiry_and_reloads(tmp_path: Path):
+    pki = new_pki()
+    first = pki.leaf()
+    volume, reloader = tls_volume(tmp_path / "tls", pki, first)
+    metrics = Metrics(load_store([SHIPPED]))
+    metrics.watch_certificates(reloader)
+
+    def series() -> tuple[float, float, float, float]:
+        samples = _parse(metrics.render())
+        return (
+            samples[("placement_webhook_certificate_expiry_timestamp_seconds", ())],
+            samples[("placement_webhook_certificate_reload_failing", ())],
+            samples[("placement_webhook_certificate_reloads_total", (("result", "success"),))],
+            samples[("placement_webhook_certificate_reloads_total", (("result", "failure"),))],
+        )
+
+    def expiry(leaf: Any) -> float:
+        return x509.load_pem_x509_certificate(leaf.cert_pem).not_valid_after_utc.timestamp()
+
+    assert series() == (expiry(first), 0, 0, 0)
+    volume.write({**pki.secret(first), "tls.crt": b"not a certificate"})
+    assert reloader.check() is False
+    assert series() == (expiry(first), 1, 0, 1)
+    second = pki.leaf()
+    volume.write(pki.secret(second))
+    assert reloader.check() is True and reloader.current.serial == serial_of(second)
+    assert series() == (expiry(second), 0, 1, 1)
+
+
+def test_monitoring_queries_name_only_exported_metrics(tmp_path: Path):
     """The dashboard and the alerts must not drift from the metric names."""
     metrics = Metrics(load_store([SHIPPED]), NamespaceView())
+    pki = new_pki()
+    metrics.watch_certificates(tls_volume(tmp_path / "tls", pki, pki.leaf())[1])
     outcome = Outcome("uid", "ml", "p", "patched", applied=["a"], audited=["b"], failed=["c"])
     metrics.observe_review(outcome, 0.001)
     exported = {name for name, _ in _parse(metrics.render())}

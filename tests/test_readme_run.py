@@ -27,7 +27,7 @@ from webhook.tools.cli import build_parser
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
 VENV = Path(sys.executable).parent.parent
-README_PORT = "8443"
+README_PORT = "10250"
 REVIEW = REPO / "docs" / "examples" / "review.json"
 
 

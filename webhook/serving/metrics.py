@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, Protocol
 
 from prometheus_client import (
@@ -28,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from webhook.engine import CompiledPolicySet
 from webhook.policy import PolicyStore
 from webhook.serving.admission import Outcome
+from webhook.serving.tls import LoadedCertificate
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "placement_webhook"
@@ -52,6 +54,44 @@ class NamespaceSource(Protocol):
 
     relists: int
     unknown_answers: int
+
+
+class CertificateSource(Protocol):
+    """What the metrics read from the certificate reloader (webhook.tls.CertificateReloader)."""
+
+    current: LoadedCertificate
+    reloads: int
+    failures: int
+    last_error: str | None
+
+
+class _CertificateCollector:
+    """The serving certificate's expiry and reloads, read when Prometheus scrapes: a refused
+    renewal keeps the old certificate serving until it expires, and then every call fails."""
+
+    def __init__(self, source: CertificateSource) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        source = self.source
+        yield GaugeMetricFamily(
+            f"{PREFIX}_certificate_expiry_timestamp_seconds",
+            "When the serving certificate in use expires (Unix time).",
+            value=datetime.fromisoformat(source.current.not_after).timestamp(),
+        )
+        reloads = CounterMetricFamily(
+            f"{PREFIX}_certificate_reloads",
+            "Serving certificate reloads by result; a refused pair keeps the current one.",
+            labels=["result"],
+        )
+        reloads.add_metric(["success"], float(source.reloads))
+        reloads.add_metric(["failure"], float(source.failures))
+        yield reloads
+        yield GaugeMetricFamily(
+            f"{PREFIX}_certificate_reload_failing",
+            "1 while the certificate files on disk are refused (the current one keeps serving).",
+            value=0.0 if source.last_error is None else 1.0,
+        )
 
 
 class _StateCollector:
@@ -164,6 +204,12 @@ class Metrics:
             self._child(self.reviews, result)
         self.state = _StateCollector(store, namespaces)
         self.registry.register(self.state)
+        self.certificates: _CertificateCollector | None = None
+
+    def watch_certificates(self, source: CertificateSource) -> None:
+        """Export the serving certificate's expiry and reloads."""
+        self.certificates = _CertificateCollector(source)
+        self.registry.register(self.certificates)
 
     def _child(self, counter: Counter, label: str) -> Any:
         key = (id(counter), label)
@@ -202,5 +248,7 @@ class Metrics:
             registry = CollectorRegistry(auto_describe=False)
             multiprocess.MultiProcessCollector(registry, directory)  # type: ignore[no-untyped-call]
             registry.register(self.state)
+            if self.certificates is not None:
+                registry.register(self.certificates)
         body: bytes = generate_latest(registry)
         return body

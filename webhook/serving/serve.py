@@ -32,7 +32,7 @@ class ServeOptions:
     cert_file: Path
     key_file: Path
     host: str = "0.0.0.0"
-    port: int = 8443
+    port: int = 10250
     health_port: int | None = 8080
     log_level: str = "info"
     read_timeout: float = READ_TIMEOUT_SECONDS
@@ -127,6 +127,7 @@ def _webhook_server(
     tls_context_hardening(config.ssl)
     certificates = CertificateReloader(options.cert_file, options.key_file, tls_context_hardening)
     certificates.install(config.ssl)
+    metrics.watch_certificates(certificates)
     return _Server(config, listeners.webhook if listeners else None), certificates
 
 

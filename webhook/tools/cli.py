@@ -207,7 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="policy file or directory (repeatable; default: the shipped set)",
     )
     serve.add_argument("--host", default="0.0.0.0")
-    serve.add_argument("--port", type=int, default=8443)
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=10250,
+        # A port control planes with restricted node access can reach: GKE private clusters
+        # allow only 443 and 10250 to nodes (cert-manager's webhook uses 10250 for this).
+        help="HTTPS port for /mutate",
+    )
     serve.add_argument(
         "--health-port",
         type=int,
