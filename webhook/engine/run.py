@@ -55,12 +55,19 @@ def mutate(
     pod: Mapping[str, Any],
     namespace: str,
     namespace_labels: Mapping[str, str] | None = None,
+    *,
     explain: bool = False,
     guard: bool = True,
+    place: bool = True,
 ) -> Result:
-    """Run every policy on `pod` and return the patch that applies their additions. `guard`
-    False lets a placement that fits no pool through (the placement proof wants to see it)."""
+    """Run every policy on `pod` and return the patch that applies their additions.
+
+    `explain`: report every policy, matched or not. `guard` False lets a placement that fits
+    no pool through, and `place` False adds no placement at all (the placement proof compares
+    the two)."""
     run = start(compiled, pod, namespace, namespace_labels)
+    if not place:
+        run.placement_blocked = "placement not asked for"
     for policy in (
         compiled.policies if explain else compiled.candidates(namespace, run.facts.labels)
     ):

@@ -1,13 +1,18 @@
 """Proving a policy set's placements against its NodePools.
 
-For each representative pod (`representatives.py`) in each namespace the set speaks of, the set
-runs as the webhook would run it. Every pod the set places (a policy added tolerations or node
-affinity) must then (a) fit at least one pool: its labels meet a required term, every NoSchedule
-and NoExecute taint is tolerated, and the pool offers each extended resource it requests; and
-(b) when it is of a class the set keeps off spot (`PolicySettings.keepOffSpot`), fit at least one
-pool that is not spot. Each key a policy requires of nodes must be one a pool states, or a
-well-known node label: a misspelt key would otherwise be taken as possibly present and prove
-nothing.
+For each representative pod (`representatives.py`) the set runs twice, as the webhook would run
+it and with no placement added (the baseline). Every pod the set places (a policy added
+tolerations or node affinity) must then (a) fit at least one pool, if it fitted one in the
+baseline: its labels meet a required term, every NoSchedule and NoExecute taint is tolerated,
+and the pool offers each extended resource it requests; and (b) when it is of a class the set
+keeps off spot (`PolicySettings.keepOffSpot`) and fitted an on-demand pool in the baseline, fit
+one still. A pod that nothing in the cluster runs, or that only spot pools run (a GPU notebook
+where every GPU node is spot), is not the set's doing.
+
+The pods are proven in `default` (or the first namespace the set does not exclude from
+placement) and in up to MAX_NAMESPACES - 1 namespaces that policies name. A key a policy
+requires of nodes that no pool states (nor a well-known node label) is taken as possibly present,
+so it proves nothing: `check` warns of it (a misspelt key, or a per-node label such as a rack).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from webhook.proof.representatives import Representative, representatives
 
 # Labels every node has (kubelet and the cloud provider set them): keys a policy may require
 # that no pool needs to state (https://kubernetes.io/docs/reference/labels-annotations-taints/).
+MAX_NAMESPACES = 8
 WELL_KNOWN_NODE_LABELS = frozenset(
     {
         "kubernetes.io/hostname",
@@ -47,6 +53,7 @@ class Proof:
     pods: int = 0
     namespaces: tuple[str, ...] = ()
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def proven(self) -> bool:
@@ -67,7 +74,7 @@ def prove_placement(compiled: CompiledPolicySet) -> Proof:
     proof = Proof(pools=len(compiled.pools))
     if not compiled.pools:
         return proof
-    proof.problems += _unstated_keys(compiled)
+    proof.warnings += _unstated_keys(compiled)
     proof.namespaces = _namespaces(compiled)
     seen: set[tuple[str, str]] = set()  # one problem per policy and workload
     for namespace in proof.namespaces:
@@ -90,13 +97,24 @@ def _violations(
     placer = _last_placer(result)
     if placer is None:
         return
-    fitting = [p for p in compiled.pools if why_not(result.pod, p.node, rep.extended) is None]
-    if not fitting:
+    baseline = mutate(compiled, rep.pod, namespace, place=False).pod
+    before = _fitting(compiled.pools, baseline, rep.extended)
+    after = _fitting(compiled.pools, result.pod, rep.extended)
+    if before and not after:
         why = _why_none(compiled.pools, result.pod, rep.extended)
         yield placer, f"{rep.description} fits no pool: {why}"
-    elif all(p.spot for p in fitting) and _kept_off_spot(compiled, rep, namespace):
-        names = ", ".join(p.name for p in fitting)
+    elif (
+        after
+        and all(p.spot for p in after)
+        and any(not p.spot for p in before)
+        and _kept_off_spot(compiled, rep, namespace)
+    ):
+        names = ", ".join(p.name for p in after)
         yield placer, f"{rep.description} is kept off spot but fits only spot pools ({names})"
+
+
+def _fitting(pools: tuple[Pool, ...], pod: Any, extended: tuple[str, ...]) -> list[Pool]:
+    return [p for p in pools if why_not(pod, p.node, extended) is None]
 
 
 def _last_placer(result: Result) -> str | None:
@@ -165,15 +183,18 @@ def _resources_and_own_placements(
 
 
 def _namespaces(compiled: CompiledPolicySet) -> tuple[str, ...]:
-    """`default`, and a namespace for each name or glob a policy matches on (a glob with its
-    wildcards filled in), so that namespace-scoped policies are proven too."""
-    names = {"default"}
+    """A namespace placement is not excluded from, and namespaces policies name (a glob with
+    its wildcards filled in), MAX_NAMESPACES at most."""
+    excluded = compiled.placement_excluded
+    first = next(n for n in ("default", "proof", "proof-1") if not excluded(n))
+    named: set[str] = set()
     for policy in compiled.policies:
         for pattern in policy.match.namespaces:
             name = pattern.replace("*", "x").replace("?", "x")
-            if "[" not in name and fnmatch.fnmatchcase(name, pattern):
-                names.add(name)
-    return tuple(sorted(names))
+            if "[" not in name and fnmatch.fnmatchcase(name, pattern) and not excluded(name):
+                named.add(name)
+    named.discard(first)
+    return (first, *sorted(named)[: MAX_NAMESPACES - 1])
 
 
 def _unstated_keys(compiled: CompiledPolicySet) -> list[Problem]:
@@ -187,7 +208,7 @@ def _unstated_keys(compiled: CompiledPolicySet) -> list[Problem]:
                     if expr["key"] not in stated:
                         message = (
                             f"policy {policy.name}: requires node label {expr['key']}, which no "
-                            "NodePool states (a misspelt key, or a pool that does not list it)"
+                            "NodePool states: the proof takes it as present on every node"
                         )
                         problems.append(compiled.source.problem(policy.name, "spec.add", message))
     return problems

@@ -155,6 +155,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         return _fail(str(exc))
     proof = prove_placement(compile_policy_set(policy_set))
+    for warning in proof.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if proof.problems:
         return _fail("\n".join([*map(str, proof.problems), proof.summary()]))
     print(
