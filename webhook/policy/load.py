@@ -170,7 +170,7 @@ def _assemble(documents: list[Parsed[SetDocument]]) -> _Assembled:
         if isinstance(value, NodePool):
             out.pools[value.name] = value
         else:
-            out.where[value.name] = doc.problem(("metadata", "name"), "")
+            out.where[value.name] = doc.problem(("spec", "add"), "")
             out.policies.append(value)
     out.problems += [p for doc in documents for p in _pool_references(doc, out.pools)]
     return out
