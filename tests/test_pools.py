@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -28,6 +29,17 @@ from tests.pods import (
     required_terms_of,
     tolerations_of,
 )
+from tests.scraping import (
+    client,
+    eventually,
+    patch_of,
+    pod_review,
+    response_of,
+    scrape,
+    send,
+    value,
+)
+from tests.servers import running_server
 from webhook.engine import compile_policy_set, mutate
 from webhook.errors import PolicyError
 from webhook.policy.load import parse_policy_set
@@ -216,9 +228,10 @@ def test_gpu_notebooks_sent_to_on_demand_pools_without_gpus_fail_the_proof(
     assert main(["check", str(broken)]) == 1
     _, err = capsys.readouterr()
     add_line = keep_off.read_text().splitlines().index("    pool: ondemand") + 1
+    where = f"error: {keep_off}, document 1, line {add_line}: spec.add"
     assert (
-        f"error: {keep_off}, document 1, line {add_line}: spec.add: policy stateful-on-demand: a GPU "
-        "notebook fits no pool: pool ondemand offers no nvidia.com/gpu"
+        f"{where}: policy stateful-on-demand: a GPU notebook fits no pool: pool ondemand offers no "
+        "nvidia.com/gpu"
     ) in err.splitlines()
     assert err.splitlines()[-1] == "error: placement proof failed: 3 problems"
 
@@ -269,3 +282,61 @@ def test_a_key_no_pool_states_is_a_warning_not_an_error(
     assert main(["check", str(tmp_path)]) == 0
     _, err = capsys.readouterr()
     assert "policy zoned: requires node label example.com/rack, which no NodePool states" in err
+
+
+# --- the server -----------------------------------------------------------------------------
+
+
+def write_set(directory: Path, *docs: dict[str, Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "set.yaml").write_text(yaml.safe_dump_all(list(docs), sort_keys=False))
+    return directory
+
+
+def test_the_server_answers_a_guarded_placement_with_a_warning_and_counts_it(tmp_path: Path):
+    policies = write_set(tmp_path / "policies", *TIERS, ON_B)
+    gold = pod(affinity=required_terms([expr("tier", "In", "gold")]), namespace="ml")
+    with running_server(tmp_path, [policies]) as server, client(server) as http:
+        answer = response_of(send(http, pod_review(gold, "ml")))
+        assert answer["warnings"] == [
+            "policy onto-b: placement not added, the pod would fit no node pool"
+        ]
+        assert [op["path"] for op in patch_of(answer)] == [
+            "/metadata/labels",
+            "/metadata/annotations",
+        ]
+        _, samples = scrape(server)
+        assert value(samples, "placement_webhook_placement_refused_total", policy="onto-b") == 1
+
+
+def test_the_server_does_not_start_on_a_set_that_fails_its_proof(tmp_path: Path):
+    spot_notebooks = policy("notebooks-on-spot", {"pool": "job"}, match={"workloads": ["notebook"]})
+    policies = write_set(tmp_path / "policies", *POOLS, spot_notebooks)
+    with (
+        pytest.raises(RuntimeError, match="exited with 1") as caught,
+        running_server(tmp_path, [policies]),
+    ):
+        pass
+    assert "policy notebooks-on-spot: a CPU notebook is kept off spot but fits only spot pools" in (
+        str(caught.value)
+    )
+
+
+def test_a_reload_that_fails_the_proof_keeps_the_last_good_set(tmp_path: Path):
+    policies = write_set(tmp_path / "policies", *POOLS, policy("od", {"pool": "ondemand"}))
+    with running_server(tmp_path, [policies], ["--policy-poll-seconds", "0.1"]) as server:
+        digest = httpx.get(server.health_url + "/readyz").json()["digest"]
+        spot_notebooks = policy("od", {"pool": "job"}, match={"workloads": ["notebook"]})
+        write_set(policies, *POOLS, spot_notebooks)
+
+        def refused() -> bool:
+            return httpx.get(server.health_url + "/readyz").json()["reloadFailures"] == 1
+
+        eventually(refused, "the reload is refused")
+        ready = httpx.get(server.health_url + "/readyz").json()
+        assert ready["digest"] == digest
+        assert (
+            "a CPU notebook is kept off spot but fits only spot pools" in ready["lastReloadError"]
+        )
+        _, samples = scrape(server)
+        assert value(samples, "placement_webhook_policy_reloads_total", result="failure") == 1
