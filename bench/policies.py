@@ -2,8 +2,10 @@
 
 A generated set of N policies is the shipped defaults plus N - len(defaults) policies written
 as PlacementPolicy YAML and read by the real loader. Like a real cluster's, most of them do not
-match a given pod: per-team namespaces, namespace globs, pod label selectors on many keys,
-workload and annotation clauses; about one in a hundred matches the benchmark pods.
+match a given pod: per-team namespaces (each team on a NodePool of its own), namespace globs,
+pod label selectors on many keys, workload and annotation clauses; about one in a hundred
+matches the benchmark pods. Every generated set passes the placement proof, as the server
+requires.
 """
 
 from __future__ import annotations
@@ -23,11 +25,21 @@ def _team_namespace(i: int) -> str:
     names = f"[team-{i}, team-{i}-dev]" if i % 3 == 0 else f"[team-{i}]"
     return f"""metadata: {{name: team-{i}-pool}}
 spec:
-  match: {{namespaces: {names}, placement: none}}
+  match: {{namespaces: {names}, placement: none, extendedResources: false}}
   add:
-    tolerations: [{{key: dedicated, operator: Equal, value: team-{i}, effect: NoSchedule}}]
-    nodeAffinity:
-      required: [{{key: example.com/pool, operator: In, values: [team-{i}]}}]
+    pool: team-{i}
+"""
+
+
+def team_pool(i: int) -> str:
+    """The NodePool of a team policy: on-demand, tainted for the team."""
+    return f"""apiVersion: pod-placement-webhook/v1
+kind: NodePool
+metadata: {{name: team-{i}}}
+spec:
+  capacityType: on-demand
+  nodeLabels: {{example.com/pool: team-{i}}}
+  nodeTaints: [{{key: dedicated, value: team-{i}, effect: NoSchedule}}]
 """
 
 
@@ -46,6 +58,7 @@ spec:
   match:
     podSelector: {{matchLabels: {{app: svc-{i}}}}}
     excludeNamespaces: [kube-system, "ci-*"]
+    extendedResources: false
   add:
     nodeAffinity:
       required: [{{key: ng-name, operator: In, values: [ondemand]}}]
@@ -121,9 +134,16 @@ def shipped_count() -> int:
 
 
 def generated_yaml(total: int) -> bytes:
-    """Enough generated policies to make `total` together with the shipped ones."""
+    """Enough generated policies to make `total` together with the shipped ones, and the node
+    pools they place pods on."""
     count = max(total - shipped_count(), 0)
-    return "---\n".join(generated_policy(i) for i in range(count)).encode()
+    documents = [generated_policy(i) for i in range(count)]
+    documents += [
+        team_pool(i)
+        for i in range(count)
+        if _KINDS[i % len(_KINDS)] is _team_namespace and i % 100 != 99
+    ]
+    return "---\n".join(documents).encode()
 
 
 def compiled_set(total: int | None) -> CompiledPolicySet:

@@ -238,6 +238,21 @@ def policy(
     }
 
 
+def node_pool(
+    name: str,
+    labels: Mapping[str, str],
+    capacity: str = "on-demand",
+    taints: Sequence[Mapping[str, str]] = (),
+    extended: Sequence[str] = (),
+) -> Doc:
+    spec: Doc = {"capacityType": capacity, "nodeLabels": dict(labels)}
+    if taints:
+        spec["nodeTaints"] = [dict(t) for t in taints]
+    if extended:
+        spec["extendedResources"] = list(extended)
+    return {"apiVersion": API_VERSION, "kind": "NodePool", "metadata": {"name": name}, "spec": spec}
+
+
 def settings(**spec: Any) -> Doc:
     return {"apiVersion": API_VERSION, "kind": "PolicySettings", "spec": spec}
 

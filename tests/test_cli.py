@@ -82,7 +82,14 @@ def test_mutate_explain_shows_each_policy_and_what_it_added(
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     }
     assert block("+ batch-gpu-spot: matched, added nodeAffinity.required") == {
-        "nodeAffinity.required": [{"key": "ng-name", "operator": "In", "values": ["g1"]}]
+        "nodeAffinity.required": [
+            {
+                "key": "k8s.amazonaws.com/accelerator",
+                "operator": "In",
+                "values": ["nvidia-tesla-v100"],
+            },
+            {"key": "ng-name", "operator": "In", "values": ["g1"]},
+        ]
     }
     assert block("+ workflow-dns: matched, added dnsConfig.options") == {
         "dnsConfig.options": [{"name": "ndots", "value": "1"}]
@@ -231,7 +238,7 @@ def test_check_reads_several_paths_as_one_set(
 def test_check_ok(capsys: pytest.CaptureFixture[str], team_policies: Path) -> None:
     code, out, err = run(capsys, "check", str(team_policies))
     assert (code, err) == (0, "")
-    assert out.startswith("ok: 2 policies in 2 files (digest ")
+    assert out.startswith("ok: 2 policies, 0 node pools in 2 files (digest ")
 
 
 def test_schema_is_json_with_both_kinds(capsys: pytest.CaptureFixture[str]) -> None:
@@ -264,7 +271,7 @@ def test_the_console_script(tmp_path: Path) -> None:
     assert done.stdout == b""
     assert done.stderr.decode() == (
         f"error: {bad}, document 1, line 2: kind: unknown kind 'Policy': expected one of "
-        "PlacementPolicy, PolicySettings\n"
+        "PlacementPolicy, PolicySettings, NodePool\n"
     )
     assert plain(
         json.loads(

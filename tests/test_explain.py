@@ -112,8 +112,15 @@ def test_explain_shows_what_each_policy_added_and_the_pod_diff():
     assert lines[0] == "namespace ml: labels team=ml"
     assert "+ batch-gpu-spot: matched, added nodeAffinity.required" in lines
     at = lines.index("+ batch-gpu-spot: matched, added nodeAffinity.required")
-    assert yaml.safe_load("\n".join(lines[at + 1 : at + 6])) == {
-        "nodeAffinity.required": [{"key": "ng-name", "operator": "In", "values": ["g1"]}]
+    assert yaml.safe_load("\n".join(lines[at + 1 : at + 10])) == {
+        "nodeAffinity.required": [
+            {
+                "key": "k8s.amazonaws.com/accelerator",
+                "operator": "In",
+                "values": ["nvidia-tesla-v100"],
+            },
+            {"key": "ng-name", "operator": "In", "values": ["g1"]},
+        ]
     }
     assert "- default-pool: not matched: requests extended resources ['nvidia.com/gpu']" in lines
     diff = lines[lines.index("--- pod (before)") :]

@@ -25,6 +25,7 @@ from tests.pods import (
 from webhook.engine.compile import BUILDERS
 from webhook.match.facts import FACTS, PodFacts
 from webhook.mutations import KINDS
+from webhook.mutations.kind import Patching
 
 NEW_TERM = [((), [{"matchExpressions": [{"key": "ng-name", "operator": "In", "values": ["g1"]}]}])]
 PREFERRED = {"weight": 1, "preference": {"matchExpressions": [{"key": "a", "operator": "Exists"}]}}
@@ -56,7 +57,15 @@ CHANGES = [
 
 def test_every_kind_has_a_change_below() -> None:
     named = {p.values[1] for p in CHANGES}
-    assert {k.name for k in KINDS} <= named
+    assert {k.name for k in KINDS if k.patching is not Patching.COMPOSED} <= named
+
+
+def test_a_kind_made_of_others_makes_stale_what_its_parts_make_stale() -> None:
+    composed = [k for k in KINDS if k.patching is Patching.COMPOSED]
+    assert composed
+    for kind in composed:
+        assert kind.parts
+        assert all(part.stale <= kind.stale for part in kind.parts)
 
 
 @pytest.mark.parametrize(("before", "kind_name", "items"), CHANGES)

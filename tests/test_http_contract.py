@@ -77,7 +77,18 @@ def test_gpu_workflow_pod_gets_a_patch_that_kubectl_applies(client: httpx.Client
     terms = mutated["spec"]["affinity"]["nodeAffinity"][
         "requiredDuringSchedulingIgnoredDuringExecution"
     ]["nodeSelectorTerms"]
-    assert terms == [{"matchExpressions": [{"key": "ng-name", "operator": "In", "values": ["g1"]}]}]
+    assert terms == [
+        {
+            "matchExpressions": [
+                {
+                    "key": "k8s.amazonaws.com/accelerator",
+                    "operator": "In",
+                    "values": ["nvidia-tesla-v100"],
+                },
+                {"key": "ng-name", "operator": "In", "values": ["g1"]},
+            ]
+        }
+    ]
     applied = response["auditAnnotations"]["policies"].split(",")
     assert "extended-resource-tolerations" in applied
     assert (

@@ -126,7 +126,7 @@ def test_a_broken_expectation_fails_with_a_diff(tmp_path: Path):
         "  policy batch-gpu-spot:",
         "    --- expected",
         "    +++ actual",
-        "    @@ -2,4 +2,4 @@",
+        "    @@ -6,4 +6,4 @@",
         "     - key: ng-name",
         "       operator: In",
         "       values:",

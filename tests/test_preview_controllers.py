@@ -101,7 +101,8 @@ CASES: dict[str, tuple[str, dict[str, str], tuple[str, str, str], str, str, str]
         ("batch/v1", "Job", "train"),
         "job",
         "extended-resource-tolerations,batch-gpu-spot",
-        "ng-name In [g1]; tol nvidia.com/gpu:NoSchedule",
+        "k8s.amazonaws.com/accelerator In [nvidia-tesla-v100], ng-name In [g1]; "
+        "tol nvidia.com/gpu:NoSchedule",
     ),
     "cronjob": (
         f"nightly-{NOW_MINUTES}-",

@@ -3,7 +3,7 @@
 
 from webhook.engine.compile import CompiledPolicy, CompiledPolicySet, compile_policy_set
 from webhook.engine.result import Additions, PolicyOutcome, Result
-from webhook.engine.run import mutate
+from webhook.engine.run import chooses_nodes, mutate
 
 __all__ = [
     "Additions",
@@ -11,6 +11,7 @@ __all__ = [
     "CompiledPolicySet",
     "PolicyOutcome",
     "Result",
+    "chooses_nodes",
     "compile_policy_set",
     "mutate",
 ]

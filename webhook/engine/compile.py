@@ -3,17 +3,19 @@ that do not depend on the pod worked out once, and the index that finds candidat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from webhook import patch
+from webhook.kube.scheduling import Node, why_not
 from webhook.match.clauses import Check, Failure, compile_match, fixed, glob_matcher
 from webhook.match.index import PolicyIndex
 from webhook.mutations import KINDS, MutationKind
-from webhook.mutations.kind import Patching
+from webhook.mutations.kind import Context, Patching
 from webhook.policy.load import PolicySet
 from webhook.policy.model import MatchSpec, PlacementPolicy, SettingsSpec
+from webhook.policy.pools import NodePool
 
 Builder = Callable[[patch.Doc, Sequence[patch.Segment], Any], tuple[list[patch.Op], patch.Doc]]
 BUILDERS: dict[Patching, Builder] = {
@@ -27,7 +29,7 @@ BUILDERS: dict[Patching, Builder] = {
 class CompiledAddition:
     kind: MutationKind[Any]
     rule: Any  # what kind.compile made of the policy
-    build: Builder  # the patch builder for kind.patching
+    build: Builder | None  # the patch builder for kind.patching (None: a composed kind)
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,22 @@ class CompiledPolicy:
 
 
 @dataclass(frozen=True)
+class Pool:
+    name: str
+    node: Node
+    spot: bool
+
+
+@dataclass(frozen=True)
 class CompiledPolicySet:
     source: PolicySet
     policies: tuple[CompiledPolicy, ...]
     index: PolicyIndex[CompiledPolicy]
     placement_excluded: Callable[[str], bool]
+    pools: tuple[Pool, ...] = ()  # the set's NodePools, for the admission guard
+
+    def fits_a_pool(self, pod: Mapping[str, Any], extended: Collection[str]) -> bool:
+        return any(why_not(pod, pool.node, extended) is None for pool in self.pools)
 
     @property
     def settings(self) -> SettingsSpec:
@@ -58,16 +71,18 @@ class CompiledPolicySet:
         return self.index.candidates(namespace, pod_labels)
 
 
-def compile_policy(policy: PlacementPolicy, position: int) -> CompiledPolicy:
+def compile_policy(
+    policy: PlacementPolicy, position: int, context: Context | None = None
+) -> CompiledPolicy:
     spec = policy.spec
     excludes = tuple(
         (fixed(f"exclude[{i}]", f"excluded by exclude[{i}]"), compile_match(e, f"exclude[{i}]"))
         for i, e in enumerate(spec.exclude)
     )
     additions = tuple(
-        CompiledAddition(kind, rule, BUILDERS[kind.patching])
+        CompiledAddition(kind, rule, BUILDERS.get(kind.patching))
         for kind in KINDS
-        for rule in [kind.compile(spec.add)]
+        for rule in [kind.compile(spec.add, context or Context())]
         if rule is not None
     )
     return CompiledPolicy(
@@ -83,11 +98,19 @@ def compile_policy(policy: PlacementPolicy, position: int) -> CompiledPolicy:
 
 
 def compile_policy_set(policy_set: PolicySet) -> CompiledPolicySet:
-    compiled = tuple(compile_policy(p, i) for i, p in enumerate(policy_set.policies))
+    context = Context(pools=policy_set.pools)
+    compiled = tuple(compile_policy(p, i, context) for i, p in enumerate(policy_set.policies))
     added_labels = {k for p in policy_set.policies for k in p.spec.add.labels}
     return CompiledPolicySet(
         source=policy_set,
         policies=compiled,
         index=PolicyIndex(compiled, added_labels),
         placement_excluded=glob_matcher(policy_set.settings.placement_excluded_namespaces),
+        pools=tuple(pool_of(p) for p in policy_set.pools.values()),
     )
+
+
+def pool_of(pool: NodePool) -> Pool:
+    spec = pool.spec
+    taints = tuple((t.key, t.value, t.effect) for t in spec.node_taints)
+    return Pool(pool.name, Node(spec.node_labels, taints, spec.extended_resources), pool.spot)

@@ -58,6 +58,7 @@ class Result:
     pod: Mapping[str, Any]
     audited: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # placement not added: it fit no pool
 
     @property
     def failed(self) -> list[str]:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webhook import patch
-from webhook.engine.compile import CompiledPolicy, CompiledPolicySet
+from webhook.engine.compile import BUILDERS, Builder, CompiledPolicy, CompiledPolicySet
 from webhook.engine.result import Additions, PolicyOutcome, Result
-from webhook.kube.pod import annotations_of
+from webhook.kube.pod import NODE_AFFINITY, annotations_of
 from webhook.match.clauses import Failure, first_failure
 from webhook.match.facts import PodFacts
-from webhook.mutations.kind import Conflict
+from webhook.mutations.kind import Conflict, Items, MutationKind
 
 WARNING_LIMIT = 120  # characters; the Kubernetes docs advise short warnings
 
@@ -36,6 +36,7 @@ class Run:
     errors: list[str] = field(default_factory=list)
     outcomes: list[PolicyOutcome] = field(default_factory=list)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)  # (noun, key) -> policy
+    refused: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -54,10 +55,19 @@ def mutate(
     pod: Mapping[str, Any],
     namespace: str,
     namespace_labels: Mapping[str, str] | None = None,
+    *,
     explain: bool = False,
+    guard: bool = True,
+    place: bool = True,
 ) -> Result:
-    """Run every policy on `pod` and return the patch that applies their additions."""
+    """Run every policy on `pod` and return the patch that applies their additions.
+
+    `explain`: report every policy, matched or not. `guard` False lets a placement that fits
+    no pool through, and `place` False adds no placement at all (the placement proof compares
+    the two)."""
     run = start(compiled, pod, namespace, namespace_labels)
+    if not place:
+        run.placement_blocked = "placement not asked for"
     for policy in (
         compiled.policies if explain else compiled.candidates(namespace, run.facts.labels)
     ):
@@ -69,6 +79,8 @@ def mutate(
                 run.outcomes.append(outcome)
             continue
         computed = run_policy(run, policy)
+        if computed is not None and guard and run.compiled.pools:
+            computed = keep_runnable(run, policy, computed)
         if computed is not None and computed.additions:
             commit(run, policy, computed)
     add_provenance(run, compiled.settings.annotation_key)
@@ -80,6 +92,7 @@ def mutate(
         run.facts.pod,
         run.audited,
         run.errors,
+        run.refused,
     )
 
 
@@ -138,12 +151,52 @@ def compute(policy: CompiledPolicy, facts: PodFacts, placement: bool) -> Compute
             continue
         items, conflicts = kind.missing(computed.pod, addition.rule, facts)
         computed.conflicts += conflicts
-        if items:
-            ops, computed.pod = addition.build(computed.pod, kind.path, items)
-            computed.ops += ops
-            computed.additions.by_kind.append((kind, items))
-            computed.stale.update(kind.stale)
+        if not items:
+            continue
+        if addition.build is None:  # a kind made of others: each part is patched as its own
+            assert isinstance(items, list)
+            for part, part_items in items:
+                add_items(computed, part, part_items, BUILDERS[part.patching])
+        else:
+            add_items(computed, kind, items, addition.build)
     return computed
+
+
+def add_items(computed: Computed, kind: MutationKind[Any], items: Items, build: Builder) -> None:
+    ops, computed.pod = build(computed.pod, kind.path, items)
+    computed.ops += ops
+    computed.additions.by_kind.append((kind, items))
+    computed.stale.update(kind.stale)
+
+
+def keep_runnable(run: Run, policy: CompiledPolicy, computed: Computed) -> Computed:
+    """The guard: a policy whose placement would leave a pod that fits some declared pool
+    fitting none adds everything but its placement. The webhook never makes a runnable pod
+    unrunnable."""
+    if not any(chooses_nodes(kind) for kind, _ in computed.additions.by_kind):
+        return computed
+    extended, compiled = run.facts.extended, run.compiled
+    if compiled.fits_a_pool(computed.pod, extended) or not compiled.fits_a_pool(
+        run.facts.pod, extended
+    ):
+        return computed
+    run.refused.append(policy.name)
+    run.warnings.append(
+        short(f"policy {policy.name}: placement not added, the pod would fit no node pool")
+    )
+    outcome = run.outcomes[-1]
+    outcome.notes.append("placement not added: with it the pod fits no declared node pool")
+    kept = compute(policy, run.facts, placement=False)
+    outcome.additions = kept.additions
+    return kept
+
+
+def chooses_nodes(kind: MutationKind[Any]) -> bool:
+    """Whether a kind's additions change which nodes can run the pod: tolerations and node
+    affinity do; pod affinity, DNS and metadata do not."""
+    return (kind.placement and kind.path[:2] == ("spec", "tolerations")) or (
+        kind.path[: len(NODE_AFFINITY)] == NODE_AFFINITY
+    )
 
 
 def report_conflicts(

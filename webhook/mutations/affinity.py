@@ -22,7 +22,7 @@ from webhook.kube.pod import (
     required_node_terms,
 )
 from webhook.match.facts import PodFacts
-from webhook.mutations.kind import Conflict, Items, MutationKind, Patching
+from webhook.mutations.kind import Conflict, Context, Items, MutationKind, Patching
 from webhook.policy.model import Mutations
 
 Expression = dict[str, Any]
@@ -65,12 +65,17 @@ class Rule:
     mirror: bool
 
 
-def _compile(add: Mutations) -> Rule | None:
+def _compile(add: Mutations, context: Context) -> Rule | None:
     required = add.node_affinity.required if add.node_affinity is not None else ()
     if not required and not add.mirror_node_selector:
         return None
-    distinct = {canonical(k8s): k8s for k8s in (e.as_k8s() for e in required)}
-    return Rule(tuple(distinct.values()), add.mirror_node_selector)
+    return rule_of([e.as_k8s() for e in required], add.mirror_node_selector)
+
+
+def rule_of(expressions: Iterable[Expression], mirror: bool = False) -> Rule:
+    """A rule with each distinct expression once."""
+    distinct = {canonical(e): e for e in expressions}
+    return Rule(tuple(distinct.values()), mirror)
 
 
 def mirrored_node_selector(pod: Pod) -> list[Expression]:
@@ -126,7 +131,8 @@ def term_plan(pod: Pod, exprs: Sequence[Expression]) -> list[tuple[tuple[Any, ..
     return plan
 
 
-def _missing(pod: Pod, rule: Rule, facts: PodFacts) -> tuple[Items, list[Conflict]]:
+def required_plan(pod: Pod, rule: Rule) -> tuple[Items, list[Conflict]]:
+    """The per-term plan for the rule's expressions (and the mirrored nodeSelector)."""
     if not rule.mirror and not node_selector_terms(pod) and not node_selector(pod):
         # Nothing to AND into and nothing to contradict: the rule's expressions, as one term
         # (they are distinct: compiled so).
@@ -134,6 +140,10 @@ def _missing(pod: Pod, rule: Rule, facts: PodFacts) -> tuple[Items, list[Conflic
     wanted = [*mirrored_node_selector(pod), *rule.expressions] if rule.mirror else rule.expressions
     exprs, conflicts = accepted_expressions(pod, wanted)
     return term_plan(pod, exprs), conflicts
+
+
+def _missing(pod: Pod, rule: Rule, facts: PodFacts) -> tuple[Items, list[Conflict]]:
+    return required_plan(pod, rule)
 
 
 def shown_expressions(plan: Items) -> Items:

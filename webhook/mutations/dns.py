@@ -10,13 +10,13 @@ from typing import Any
 
 from webhook.kube.pod import Pod, dns_options
 from webhook.match.facts import PodFacts
-from webhook.mutations.kind import Conflict, Items, MutationKind, Patching
+from webhook.mutations.kind import Conflict, Context, Items, MutationKind, Patching
 from webhook.policy.model import Mutations
 
 WHAT = "dns option"
 
 
-def _compile(add: Mutations) -> tuple[dict[str, Any], ...] | None:
+def _compile(add: Mutations, context: Context) -> tuple[dict[str, Any], ...] | None:
     return tuple(o.as_k8s() for o in add.dns_config.options) if add.dns_config else None
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from webhook.kube.pod import Pod
 from webhook.match.facts import PodFacts
-from webhook.mutations.kind import Conflict, Items, MutationKind, Patching
+from webhook.mutations.kind import Conflict, Context, Items, MutationKind, Patching
 from webhook.mutations.tolerations import missing_tolerations
 from webhook.policy.model import Mutations
 
@@ -26,7 +26,7 @@ class Rule:
     effects: tuple[str, ...]
 
 
-def _compile(add: Mutations) -> Rule | None:
+def _compile(add: Mutations, context: Context) -> Rule | None:
     rule = add.extended_resource_tolerations
     if rule is None:
         return None

@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from webhook.kube.pod import Pod
 from webhook.match.facts import PodFacts
 from webhook.policy.model import Mutations
+from webhook.policy.pools import NodePool
 
 Items = list[Any] | dict[str, Any]
 R = TypeVar("R")
@@ -29,6 +30,16 @@ class Patching(enum.Enum):
     # Items are (sub-path under `path`, list) pairs: each list is appended where its sub-path
     # points (one existing term), or, with an empty sub-path, to `path` itself (a new term).
     EACH_TERM = "appended into each existing term of the list at `path`"
+    # Items are (kind, items) pairs: a kind made of others, each patched as its own (`path`
+    # is unused).
+    COMPOSED = "as the kinds it is made of"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the policy set holds beside the policy, for compiling a rule (the pools)."""
+
+    pools: Mapping[str, NodePool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,12 +70,13 @@ class MutationKind(Generic[R]):
     patching: Patching
     placement: bool  # never added where placement is not (DaemonSet pods, excluded namespaces)
     stale: frozenset[str]  # the PodFacts its additions change (webhook.match.facts.FACTS)
-    compile: Callable[[Mutations], R | None]  # None: the policy does not use this kind
+    compile: Callable[[Mutations, Context], R | None]  # None: the policy does not use it
     missing: Callable[[Pod, R, PodFacts], tuple[Items, list[Conflict]]]
     part: str = ""  # how `--explain` and policy tests name what it adds; default: `name`
     noun: str = ""  # what a conflict on one of its keys is called ("label")
     keys: Callable[[Items], Iterable[str]] = field(default=_no_keys)  # keys it sets, for owners
     shown: Callable[[Items], Items] = field(default=_identity)  # its items as people read them
+    parts: tuple[MutationKind[Any], ...] = ()  # Patching.COMPOSED: the kinds it is made of
 
     @property
     def shown_as(self) -> str:
@@ -92,7 +104,7 @@ def keyed_kind(
     """A kind that adds keys to one of the pod's metadata maps (labels, annotations): a key is
     added when the pod lacks it; the pod's own value always wins."""
 
-    def compile_rule(add: Mutations) -> dict[str, str] | None:
+    def compile_rule(add: Mutations, context: Context) -> dict[str, str] | None:
         return dict(getattr(add, name)) or None
 
     def missing(pod: Pod, rule: dict[str, str], facts: PodFacts) -> tuple[Items, list[Conflict]]:

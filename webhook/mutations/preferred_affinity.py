@@ -7,26 +7,30 @@ from typing import Any
 
 from webhook.kube.pod import NODE_AFFINITY, Pod, preferred_node_terms
 from webhook.match.facts import PodFacts
-from webhook.mutations.kind import Conflict, Items, MutationKind, Patching
+from webhook.mutations.kind import Conflict, Context, Items, MutationKind, Patching
 from webhook.policy.model import Mutations
 
 Term = dict[str, Any]
 
 
-def _compile(add: Mutations) -> tuple[Term, ...] | None:
+def _compile(add: Mutations, context: Context) -> tuple[Term, ...] | None:
     if add.node_affinity is None or not add.node_affinity.preferred:
         return None
     return tuple(t.as_k8s() for t in add.node_affinity.preferred)
 
 
-def _missing(pod: Pod, rule: tuple[Term, ...], facts: PodFacts) -> tuple[Items, list[Conflict]]:
+def missing_preferred(pod: Pod, rule: tuple[Term, ...]) -> list[Term]:
     present = list(preferred_node_terms(pod))
     added: list[Term] = []
     for term in rule:
         if term not in present:
             present.append(term)
             added.append(term)
-    return added, []
+    return added
+
+
+def _missing(pod: Pod, rule: tuple[Term, ...], facts: PodFacts) -> tuple[Items, list[Conflict]]:
+    return missing_preferred(pod, rule), []
 
 
 KIND = MutationKind(

@@ -7,7 +7,7 @@ from typing import Any
 
 from webhook.kube.pod import Pod, tolerations
 from webhook.match.facts import PodFacts
-from webhook.mutations.kind import Conflict, Items, MutationKind, Patching
+from webhook.mutations.kind import Conflict, Context, Items, MutationKind, Patching
 from webhook.policy.model import Mutations
 
 Toleration = Mapping[str, Any]
@@ -45,7 +45,7 @@ def _scalar(values: tuple[Any, ...]) -> bool:
     return all(isinstance(v, str | int | float | bool) for v in values)
 
 
-def _compile(add: Mutations) -> tuple[dict[str, Any], ...] | None:
+def _compile(add: Mutations, context: Context) -> tuple[dict[str, Any], ...] | None:
     return tuple(t.as_k8s() for t in add.tolerations) or None
 
 

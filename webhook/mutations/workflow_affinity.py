@@ -8,11 +8,11 @@ from typing import Any
 
 from webhook.kube.pod import POD_AFFINITY, Pod, preferred_pod_affinity_terms
 from webhook.match.facts import PodFacts
-from webhook.mutations.kind import Conflict, Items, MutationKind, Patching
+from webhook.mutations.kind import Conflict, Context, Items, MutationKind, Patching
 from webhook.policy.model import Mutations, WorkflowPodAffinity
 
 
-def _compile(add: Mutations) -> WorkflowPodAffinity | None:
+def _compile(add: Mutations, context: Context) -> WorkflowPodAffinity | None:
     return add.workflow_pod_affinity
 
 

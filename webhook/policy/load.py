@@ -7,8 +7,8 @@ Each problem names the file, the document index (1-based), the line and the fiel
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -16,14 +16,17 @@ from webhook.errors import PolicyError, Problem
 from webhook.kube.mounts import read_stable, version_link
 from webhook.policy.documents import Parsed, parse_documents
 from webhook.policy.model import PlacementPolicy, PolicySettings, SettingsSpec
+from webhook.policy.pools import NodePool
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 # Files next to policies that are not policies: policy tests (see `placement-webhook test`).
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
-POLICY_MODELS: dict[str, type[PlacementPolicy | PolicySettings]] = {
+SetDocument = PlacementPolicy | PolicySettings | NodePool
+POLICY_MODELS: dict[str, type[SetDocument]] = {
     "PlacementPolicy": PlacementPolicy,
     "PolicySettings": PolicySettings,
+    "NodePool": NodePool,
 }
 
 
@@ -40,12 +43,20 @@ class Source:
 
 @dataclass(frozen=True)
 class PolicySet:
-    """Policies sorted by (order, name), the set's settings, and a digest of the files."""
+    """Policies sorted by (order, name), the set's settings and node pools, and a digest of the
+    files. `where` tells in which file, document and line each policy is defined."""
 
     policies: tuple[PlacementPolicy, ...]
     settings: SettingsSpec
     digest: str
     sources: tuple[str, ...]
+    pools: Mapping[str, NodePool] = field(default_factory=dict)
+    where: Mapping[str, Problem] = field(default_factory=dict)  # a Problem with no message
+
+    def problem(self, policy: str, field: str, message: str) -> Problem:
+        """A problem found in `policy` after loading (the placement proof)."""
+        at = self.where.get(policy, Problem("(unknown file)", None, None, "", ""))
+        return Problem(at.file, at.document, at.line, field, message)
 
 
 def policy_files(root: Path) -> list[Path]:
@@ -108,43 +119,96 @@ def load_policy_set(paths: Path | Sequence[Path]) -> PolicySet:
 def parse_policy_set(sources: Iterable[Source | tuple[str, bytes]]) -> PolicySet:
     """Validate policy files given as Sources or (file name, bytes) pairs."""
     files = [s if isinstance(s, Source) else Source(s[0], Path(s[0]).name, s[1]) for s in sources]
-    documents: list[Parsed[PlacementPolicy | PolicySettings]] = []
+    documents: list[Parsed[SetDocument]] = []
     problems: list[Problem] = []
     for source in files:
         parsed, found = parse_documents(source.name, source.data, POLICY_MODELS)
         documents += parsed
         problems += found
-    policies, settings, found = _assemble(documents)
-    problems += found
+    assembled = _assemble(documents)
+    problems += assembled.problems
     if problems:
         raise PolicyError.of(problems)
     return PolicySet(
-        policies=tuple(sorted(policies, key=lambda p: (p.spec.order, p.name))),
-        settings=settings,
+        policies=tuple(sorted(assembled.policies, key=lambda p: (p.spec.order, p.name))),
+        settings=assembled.settings or SettingsSpec(),
         digest=digest_of(files),
         sources=tuple(s.name for s in files),
+        pools=assembled.pools,
+        where=assembled.where,
     )
 
 
-def _assemble(
-    documents: list[Parsed[PlacementPolicy | PolicySettings]],
-) -> tuple[list[PlacementPolicy], SettingsSpec, list[Problem]]:
-    """Rules across documents: one PolicySettings at most, policy names unique."""
-    policies: list[PlacementPolicy] = []
+@dataclass
+class _Assembled:
+    policies: list[PlacementPolicy] = field(default_factory=list)
     settings: SettingsSpec | None = None
-    seen: dict[str, str] = {}
-    problems: list[Problem] = []
+    pools: dict[str, NodePool] = field(default_factory=dict)
+    where: dict[str, Problem] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _assemble(documents: list[Parsed[SetDocument]]) -> _Assembled:
+    """Rules across documents: one PolicySettings at most, names unique per kind, every pool a
+    policy names declared."""
+    out = _Assembled()
+    defined: dict[str, str] = {}  # "<kind>/<name>" -> file
     for doc in documents:
         value = doc.value
         if isinstance(value, PolicySettings):
-            if settings is not None:
+            if out.settings is not None:
                 message = "only one PolicySettings document is allowed per set"
-                problems.append(doc.problem((), message, field="kind"))
-            settings = value.spec
-        elif value.name in seen:
-            message = f"policy {value.name!r} is already defined in {seen[value.name]}"
-            problems.append(doc.problem(("metadata", "name"), message))
+                out.problems.append(doc.problem((), message, field="kind"))
+            out.settings = value.spec
+            continue
+        key = f"{value.kind}/{value.name}"
+        if key in defined:
+            message = f"{_noun(value)} {value.name!r} is already defined in {defined[key]}"
+            out.problems.append(doc.problem(("metadata", "name"), message))
+            continue
+        defined[key] = doc.file
+        if isinstance(value, NodePool):
+            out.pools[value.name] = value
         else:
-            seen[value.name] = doc.file
-            policies.append(value)
-    return policies, settings or SettingsSpec(), problems
+            out.where[value.name] = doc.problem(("spec", "add"), "")
+            out.policies.append(value)
+    out.problems += [p for doc in documents for p in _pool_references(doc, out.pools)]
+    return out
+
+
+def _noun(value: PlacementPolicy | NodePool) -> str:
+    return "node pool" if isinstance(value, NodePool) else "policy"
+
+
+def _pool_references(doc: Parsed[SetDocument], pools: Mapping[str, NodePool]) -> list[Problem]:
+    value = doc.value
+    if not isinstance(value, PlacementPolicy):
+        return []
+    add = value.spec.add
+    named = [("pool",)] if add.pool else [("pools", i) for i in range(len(add.pools))]
+    names = [add.pool] if add.pool else list(add.pools)
+    problems = []
+    for loc, name in zip(named, names, strict=True):
+        if name not in pools:
+            known = ", ".join(sorted(pools)) or "none declared"
+            message = f"no NodePool {name!r} in the set (pools: {known})"
+            problems.append(doc.problem(("spec", "add", *loc), message))
+    if (
+        len(names) > 1
+        and all(n in pools for n in names)
+        and not preference_key([pools[n] for n in names])
+    ):
+        message = "the pools of a preference must all carry one node label key, with a "
+        message += "different value in each, so that a required term can name them all"
+        problems.append(doc.problem(("spec", "add", "pools"), message))
+    return problems
+
+
+def preference_key(pools: Sequence[NodePool]) -> str | None:
+    """A node label key every pool carries, with a different value in each: the key of the
+    required expression that allows exactly these pools."""
+    shared = set.intersection(*(set(p.spec.node_labels) for p in pools))
+    for key in sorted(shared):
+        if len({p.spec.node_labels[key] for p in pools}) == len(pools):
+            return key
+    return None

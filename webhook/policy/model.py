@@ -23,7 +23,7 @@ _QUALIFIED_NAME = re.compile(rf"^({_DNS_SUBDOMAIN}/)?{_NAME_PART}$")
 _LABEL_VALUE = re.compile(rf"^({_NAME_PART})?$")
 
 
-def _check_qualified_name(value: str) -> str:
+def check_qualified_name(value: str) -> str:
     prefix, _, _ = value.rpartition("/")
     if not _QUALIFIED_NAME.match(value) or len(prefix) > 253:
         raise ValueError(
@@ -33,7 +33,7 @@ def _check_qualified_name(value: str) -> str:
     return value
 
 
-def _check_label_value(value: str) -> str:
+def check_label_value(value: str) -> str:
     if len(value) > 63 or not _LABEL_VALUE.match(value):
         raise ValueError(f"{value!r} is not a valid label value (at most 63 characters)")
     return value
@@ -136,7 +136,7 @@ class Toleration(Strict):
     @model_validator(mode="after")
     def _valid_toleration(self) -> Toleration:
         if self.key:
-            _check_qualified_name(self.key)
+            check_qualified_name(self.key)
         if self.operator == "Exists" and self.value:
             raise ValueError("operator Exists takes no value")
         if not self.key and self.operator != "Exists":
@@ -165,7 +165,7 @@ class NodeSelectorRequirement(Strict):
 
     @model_validator(mode="after")
     def _values_fit_operator(self) -> NodeSelectorRequirement:
-        _check_qualified_name(self.key)
+        check_qualified_name(self.key)
         if self.operator in ("In", "NotIn") and not self.values:
             raise ValueError(f"operator {self.operator} needs at least one value")
         if self.operator in ("Exists", "DoesNotExist") and self.values:
@@ -232,13 +232,13 @@ class WorkflowPodAffinity(Strict):
     @classmethod
     def _keys_valid(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
         for key in keys:
-            _check_qualified_name(key)
+            check_qualified_name(key)
         return keys
 
     @field_validator("topology_key")
     @classmethod
     def _topology_valid(cls, key: str) -> str:
-        return _check_qualified_name(key)
+        return check_qualified_name(key)
 
 
 class DnsOption(Strict):
@@ -266,6 +266,16 @@ class Mutations(Strict):
         alias="mirrorNodeSelector",
         description="Copy the pod's nodeSelector into an equal required nodeAffinity term.",
     )
+    pool: str | None = Field(
+        default=None,
+        description="Place the pod on this NodePool: its labels as required node affinity, "
+        "its taints tolerated.",
+    )
+    pools: tuple[str, ...] = Field(
+        default=(),
+        description="An ordered preference of NodePools (e.g. spot first, on-demand fallback): "
+        "the pod must land on one of them and prefers the earlier ones.",
+    )
     workflow_pod_affinity: WorkflowPodAffinity | None = Field(
         default=None, alias="workflowPodAffinity"
     )
@@ -273,19 +283,29 @@ class Mutations(Strict):
     annotations: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _one_pool_placement(self) -> Mutations:
+        if self.pool is not None and self.pools:
+            raise ValueError("give `pool` or `pools`, not both")
+        if len(self.pools) == 1:
+            raise ValueError("`pools` is a preference of two or more pools: use `pool` for one")
+        if len(set(self.pools)) != len(self.pools):
+            raise ValueError("`pools` names a pool twice")
+        return self
+
     @field_validator("annotations")
     @classmethod
     def _annotation_keys(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:
-            _check_qualified_name(key)
+            check_qualified_name(key)
         return value
 
     @field_validator("labels")
     @classmethod
     def _label_pairs(cls, value: dict[str, str]) -> dict[str, str]:
         for key, val in value.items():
-            _check_qualified_name(key)
-            _check_label_value(val)
+            check_qualified_name(key)
+            check_label_value(val)
         return value
 
     @model_validator(mode="after")
@@ -335,10 +355,25 @@ class SettingsSpec(Strict):
         description="Pod annotation that lists the policies that changed the pod.",
     )
 
+    keep_off_spot: tuple[MatchSpec, ...] = Field(
+        default=(
+            MatchSpec(workloads=("notebook", "jupyterhub", "statefulset")),
+            MatchSpec(
+                annotation_selector=LabelSelector(
+                    match_labels={"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}
+                )
+            ),
+        ),
+        alias="keepOffSpot",
+        description="Pods that must never run on spot only (each entry a match clause). With "
+        "NodePools declared, `check` proves that no pod of these the set places fits only spot "
+        "pools.",
+    )
+
     @field_validator("annotation_key")
     @classmethod
     def _annotation_key_valid(cls, key: str) -> str:
-        return _check_qualified_name(key)
+        return check_qualified_name(key)
 
 
 class PolicySettings(Strict):
@@ -348,6 +383,3 @@ class PolicySettings(Strict):
     kind: Literal["PolicySettings"]
     metadata: Metadata | None = None
     spec: SettingsSpec = Field(default_factory=SettingsSpec)
-
-
-Document = Annotated[PlacementPolicy | PolicySettings, Field(discriminator="kind")]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 
-from webhook.policy.model import Document
+from webhook.policy.model import PlacementPolicy, PolicySettings
+from webhook.policy.pools import NodePool
+
+Document = Annotated[PlacementPolicy | PolicySettings | NodePool, Field(discriminator="kind")]
 
 SCHEMA_ID = "https://pod-placement-webhook/policy.schema.json"
 

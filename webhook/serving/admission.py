@@ -65,6 +65,7 @@ class Outcome:
     audited: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # policies skipped on an error
+    refused: list[str] = field(default_factory=list)  # placements dropped: no pool would fit
     patch_ops: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -175,6 +176,7 @@ def review_pod(
         log.error("policy failed: %s", error, extra={"uid": review.uid})
     outcome.applied, outcome.audited, outcome.errors = result.applied, result.audited, result.errors
     outcome.failed = result.failed
+    outcome.refused = result.refused
     outcome.patch_ops = len(result.ops)
     outcome.warnings = warnings
     outcome.result = "patched" if result.ops else "unchanged"

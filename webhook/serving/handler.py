@@ -43,6 +43,7 @@ def log_review(outcome: Outcome, seconds: float) -> None:
             "policies": outcome.applied,
             "audited": outcome.audited,
             "failed": outcome.failed,
+            "refused": outcome.refused,
             "patch_ops": outcome.patch_ops,
             "warnings": len(outcome.warnings),
             "duration_ms": round(seconds * 1000, 3),

@@ -198,6 +198,13 @@ class Metrics:
             ["policy"],
             registry=self.registry,
         )
+        self.refused = Counter(
+            f"{PREFIX}_placement_refused",
+            "Pods a policy's placement was not added to, because with it the pod would have "
+            "fit none of the set's node pools (the pod was admitted with the rest).",
+            ["policy"],
+            registry=self.registry,
+        )
         # Children looked up once: `labels()` costs more than the increment it leads to.
         self._children: dict[tuple[int, str], Any] = {}
         for result in RESULTS:
@@ -227,6 +234,8 @@ class Metrics:
             self._child(self.audits, name).inc()
         for name in outcome.failed:
             self._child(self.errors, name).inc()
+        for name in outcome.refused:
+            self._child(self.refused, name).inc()
 
     def observe_invalid(self, seconds: float) -> None:
         self._child(self.reviews, "invalid").inc()
@@ -238,6 +247,8 @@ class Metrics:
         for policy in self.store.current.policies:
             self._child(self.patches, policy.name)
             self._child(self.errors, policy.name)
+            if self.store.current.pools:
+                self._child(self.refused, policy.name)
             if policy.policy.spec.mode == "audit":
                 self._child(self.audits, policy.name)
         registry = self.registry

@@ -15,8 +15,9 @@ from typing import Any
 
 import uvicorn
 
-from webhook.engine import CompiledPolicySet, compile_policy_set
+from webhook.engine import CompiledPolicySet
 from webhook.policy import PolicyStore
+from webhook.proof import compile_proven
 from webhook.serving.app import create_health_app, create_webhook_app
 from webhook.serving.limits import KEEP_ALIVE_SECONDS, READ_TIMEOUT_SECONDS, guarded_protocol
 from webhook.serving.metrics import Metrics
@@ -57,7 +58,8 @@ def tls_context_hardening(context: ssl.SSLContext) -> None:
 
 
 def load_store(paths: Sequence[Path]) -> PolicyStore[CompiledPolicySet]:
-    return PolicyStore(paths, compile_policy_set)
+    """The policy store: a set is compiled and its placements proven before it serves."""
+    return PolicyStore(paths, compile_proven)
 
 
 async def serve(options: ServeOptions, listeners: Listeners | None = None) -> None:

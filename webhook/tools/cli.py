@@ -148,14 +148,22 @@ def _use_color(choice: str) -> bool:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from webhook.proof import prove_placement
+
     try:
         policy_set = load_policy_set([Path(p) for p in args.paths])
     except PolicyError as exc:
         return _fail(str(exc))
+    proof = prove_placement(compile_policy_set(policy_set))
+    for warning in proof.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if proof.problems:
+        return _fail("\n".join([*map(str, proof.problems), proof.summary()]))
     print(
-        f"ok: {len(policy_set.policies)} policies in {len(policy_set.sources)} files "
-        f"(digest {policy_set.digest})"
+        f"ok: {len(policy_set.policies)} policies, {len(policy_set.pools)} node pools in "
+        f"{len(policy_set.sources)} files (digest {policy_set.digest})"
     )
+    print(proof.summary())
     return 0
 
 

@@ -22,12 +22,13 @@ import orjson
 import yaml
 from pydantic import Field, model_validator
 
-from webhook.engine import CompiledPolicySet, Result, compile_policy_set, mutate
+from webhook.engine import CompiledPolicySet, Result, mutate
 from webhook.errors import PolicyError
 from webhook.policy import load_policy_set
 from webhook.policy.documents import parse_documents
 from webhook.policy.load import TEST_SUFFIXES
 from webhook.policy.model import Metadata, Strict
+from webhook.proof import compile_proven
 
 # --- the test file -------------------------------------------------------------------------
 
@@ -140,7 +141,7 @@ def run_file(path: Path, display: str) -> list[CaseResult]:
         results = []
         for test in tests:
             roots = [path.parent / p for p in test.spec.policies] or [path.parent]
-            compiled = compile_policy_set(load_policy_set(roots))
+            compiled = compile_proven(load_policy_set(roots))
             results += [run_case(compiled, case, display) for case in test.spec.cases]
     except (PolicyError, OSError) as exc:
         return [CaseResult(display, "(cannot run this file)", [str(exc)])]
