@@ -178,3 +178,35 @@ def has_own_placement(pod: Pod, extended: set[str]) -> bool:
             continue
         return True
     return False
+
+
+def mounts_claim(pod: Pod) -> bool:
+    """Whether a volume of the pod is a PersistentVolumeClaim (generic ephemeral volumes, whose
+    claim lives and dies with the pod, are not)."""
+    for volume in _list(spec(pod).get("volumes")):
+        if _is_map(volume) and volume.get("persistentVolumeClaim"):
+            return True
+    return False
+
+
+def image_repository(image: Any) -> str:
+    """The last path segment of an image reference, without tag or digest:
+    `docker.io/bitnami/postgresql:16.4.0@sha256:...` -> `postgresql`; a registry's port
+    (`localhost:5000/redis`) stays in the part before the last `/`."""
+    if type(image) is not str:
+        return ""
+    return image.partition("@")[0].rpartition("/")[2].partition(":")[0]
+
+
+def main_images(pod: Pod) -> list[str]:
+    """The image repositories (see `image_repository`) of the pod's containers, init
+    containers left out: a `wait-for-postgres` init container does not make a data store."""
+    return [
+        image_repository(c.get("image")) for c in _list(spec(pod).get("containers")) if _is_map(c)
+    ]
+
+
+def restarts_always(pod: Pod) -> bool:
+    """`restartPolicy: Always` (the default): a server, not a run to completion. Job, workflow
+    and operator pods run with `Never` or `OnFailure`."""
+    return spec(pod).get("restartPolicy") in (None, "Always")

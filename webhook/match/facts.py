@@ -59,7 +59,7 @@ class PodFacts:
 
     @lazy
     def workload(self) -> str:
-        return workload_from(self.labels, self.annotations, self.owner_kinds)
+        return workload_from(self.labels, self.annotations, self.owner_kinds, self.pod)
 
     @lazy
     def resources(self) -> set[str]:
