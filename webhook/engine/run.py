@@ -90,7 +90,8 @@ def start(
     namespace_labels: Mapping[str, str] | None,
 ) -> Run:
     """The review before any policy: its facts and whether placement may be added at all."""
-    facts = PodFacts(pod, namespace, namespace_labels)
+    settings = compiled.settings
+    facts = PodFacts(pod, namespace, namespace_labels, settings.platform_label_keys)
     blocked: str | None = None
     if facts.pinned:
         blocked = "daemonset, mirror or bound pod: placement is never added"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from webhook.kube import pod as podlib
@@ -40,10 +40,12 @@ class PodFacts:
         pod: Mapping[str, Any],
         namespace: str,
         namespace_labels: Mapping[str, str] | None = None,
+        platform_keys: Collection[str] = podlib.PLATFORM_LABEL_KEYS,
     ) -> None:
         self.pod = pod
         self.namespace = namespace
         self.namespace_labels = namespace_labels
+        self.platform_keys = platform_keys  # PolicySettings platformLabelKeys
 
     @lazy
     def labels(self) -> Mapping[str, Any]:
@@ -72,7 +74,7 @@ class PodFacts:
 
     @lazy
     def own_placement(self) -> bool:
-        return podlib.has_own_placement(self.pod, self.extended)
+        return podlib.has_own_placement(self.pod, self.extended, self.platform_keys)
 
     @lazy
     def pinned(self) -> bool:

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from webhook.kube.pod import PLATFORM_LABEL_KEYS
 from webhook.kube.workloads import Workload
 
 API_VERSION = "pod-placement-webhook/v1"
@@ -335,10 +336,24 @@ class SettingsSpec(Strict):
         description="Pod annotation that lists the policies that changed the pod.",
     )
 
+    platform_label_keys: tuple[str, ...] = Field(
+        default=PLATFORM_LABEL_KEYS,
+        alias="platformLabelKeys",
+        description="Node label keys that describe the node's platform, not a pool: a "
+        "nodeSelector or node-affinity term on these keys only is no placement of the pod's own.",
+    )
+
     @field_validator("annotation_key")
     @classmethod
     def _annotation_key_valid(cls, key: str) -> str:
         return _check_qualified_name(key)
+
+    @field_validator("platform_label_keys")
+    @classmethod
+    def _platform_keys_valid(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for key in keys:
+            _check_qualified_name(key)
+        return keys
 
 
 class PolicySettings(Strict):
