@@ -20,6 +20,9 @@ from webhook.match.facts import PodFacts
 from webhook.mutations.kind import Conflict
 
 WARNING_LIMIT = 120  # characters; the Kubernetes docs advise short warnings
+# Kueue adds its ResourceFlavor's nodeSelector at admission; a required node affinity added
+# here is ANDed with it and can name another pool (webhook.kube.kueue).
+KUEUE_PLACES = "managed by Kueue: its ResourceFlavor places it"
 
 
 @dataclass(slots=True)
@@ -97,6 +100,8 @@ def start(
         blocked = "daemonset, mirror or bound pod: placement is never added"
     elif compiled.placement_excluded(namespace):
         blocked = f"namespace {namespace!r} is excluded from placement"
+    elif settings.kueue.placement == "leave" and facts.queued:
+        blocked = KUEUE_PLACES
     return Run(compiled, facts, blocked)
 
 

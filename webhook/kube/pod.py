@@ -238,6 +238,14 @@ def _platform_only_term(term: Any, keys: Collection[str]) -> bool:
     )
 
 
+def scheduling_gates(pod: Pod) -> list[Any]:
+    """The names of `spec.schedulingGates` (a gated pod is not scheduled until each is removed)."""
+    gates = spec(pod).get("schedulingGates")
+    if not gates:
+        return []
+    return [g.get("name") for g in _list(gates) if _is_map(g)]
+
+
 def mounts_claim(pod: Pod) -> bool:
     """Whether a volume of the pod is a PersistentVolumeClaim (generic ephemeral volumes, whose
     claim lives and dies with the pod, are not)."""

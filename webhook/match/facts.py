@@ -6,12 +6,13 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from webhook.kube import pod as podlib
+from webhook.kube.kueue import queued_by_kueue
 from webhook.kube.resources import is_extended_resource_name
 from webhook.kube.workloads import workload_from
 
 # The facts a mutation kind can name as made stale by its additions (`MutationKind.stale`).
 FACTS = ("labels", "annotations", "owner_kinds", "workload", "resources", "extended",
-         "own_placement")  # fmt: skip
+         "own_placement", "queued")  # fmt: skip
 
 T = TypeVar("T")
 
@@ -75,6 +76,11 @@ class PodFacts:
     @lazy
     def own_placement(self) -> bool:
         return podlib.has_own_placement(self.pod, self.extended, self.platform_keys)
+
+    @lazy
+    def queued(self) -> bool:
+        """Kueue admits the pod and its ResourceFlavor places it (see `webhook.kube.kueue`)."""
+        return queued_by_kueue(self.labels, self.annotations, self.pod)
 
     @lazy
     def pinned(self) -> bool:

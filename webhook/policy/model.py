@@ -113,6 +113,11 @@ class MatchSpec(Strict):
         default="any",
         description="`none`: the pod chose no placement itself; `own`: it did; `any`: either.",
     )
+    queued: bool | None = Field(
+        default=None,
+        description="true: Kueue admits the pod and its ResourceFlavor places it (a "
+        "kueue.x-k8s.io queue or podset label, or Kueue's scheduling gate); false: it does not.",
+    )
 
     @field_validator("namespaces", "exclude_namespaces", "owner_kinds", "requests")
     @classmethod
@@ -324,6 +329,14 @@ class PlacementPolicy(Strict):
         return self.metadata.name
 
 
+class KueueSettings(Strict):
+    placement: Literal["leave", "place"] = Field(
+        default="leave",
+        description="`leave`: no placement is added to pods Kueue places (its ResourceFlavor "
+        "adds the flavor's nodeSelector at admission); `place`: they are placed like any pod.",
+    )
+
+
 class SettingsSpec(Strict):
     placement_excluded_namespaces: tuple[str, ...] = Field(
         default=("kube-system", "kube-public", "kube-node-lease"),
@@ -336,6 +349,9 @@ class SettingsSpec(Strict):
         description="Pod annotation that lists the policies that changed the pod.",
     )
 
+    kueue: KueueSettings = Field(
+        default_factory=KueueSettings, description="Pods that Kueue admits and places."
+    )
     platform_label_keys: tuple[str, ...] = Field(
         default=PLATFORM_LABEL_KEYS,
         alias="platformLabelKeys",
