@@ -490,7 +490,7 @@ WORKLOADS = {
             annotations={"pipelines.kubeflow.org/runtime-role": "driver"},
             owners=[WORKFLOW],
         ),
-        "kubeflow-pipeline",
+        "kubeflow-pipeline-driver",
     ),
     "a Training Operator PyTorchJob worker": (
         pod(

@@ -233,7 +233,7 @@ def test_gpu_notebooks_sent_to_on_demand_pools_without_gpus_fail_the_proof(
         f"{where}: policy stateful-on-demand: a GPU notebook fits no pool: pool ondemand offers no "
         "nvidia.com/gpu"
     ) in err.splitlines()
-    assert err.splitlines()[-1] == "error: placement proof failed: 3 problems"
+    assert err.splitlines()[-1] == "error: placement proof failed: 5 problems"
 
 
 def test_a_set_that_sends_notebooks_to_spot_fails_the_proof() -> None:
@@ -340,3 +340,12 @@ def test_a_reload_that_fails_the_proof_keeps_the_last_good_set(tmp_path: Path):
         )
         _, samples = scrape(server)
         assert value(samples, "placement_webhook_policy_reloads_total", result="failure") == 1
+
+
+def test_every_workload_has_a_representative_recognised_as_it() -> None:
+    from webhook.kube.workloads import WORKLOADS, workload_of
+    from webhook.proof.representatives import representatives
+
+    pods = {rep.workload: rep.pod for rep in representatives([], {})}
+    assert set(pods) == set(WORKLOADS)
+    assert {name: workload_of(p) for name, p in pods.items()} == {w: w for w in WORKLOADS}

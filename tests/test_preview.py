@@ -139,7 +139,7 @@ def test_output_yaml_is_a_list_of_valid_pods(
     assert code == 0
     pods = yaml.safe_load(out)
     assert (pods["apiVersion"], pods["kind"]) == ("v1", "List")
-    assert len(pods["items"]) == 40 + len(list(workloads.glob("*.yaml")))
+    assert len(pods["items"]) == 40 + len(list(workloads.rglob("*.yaml")))
     for item in pods["items"]:
         validate_pod(item)
     assert [p["metadata"]["name"] for p in pods["items"][:40]] == [row[1] for row in expected]

@@ -67,7 +67,7 @@ CASES: dict[str, tuple[str, dict[str, str], tuple[str, str, str], str, str, str]
             "apps.kubernetes.io/pod-index": "0",
         },
         ("apps/v1", "StatefulSet", "db"),
-        "statefulset",
+        "data-store",  # a postgres image and a claim template
         "stateful-on-demand",
         "ng-name In [ondemand]",
     ),

@@ -20,6 +20,9 @@ from webhook.match.facts import PodFacts
 from webhook.mutations.kind import Conflict, Items, MutationKind
 
 WARNING_LIMIT = 120  # characters; the Kubernetes docs advise short warnings
+# Kueue adds its ResourceFlavor's nodeSelector at admission; a required node affinity added
+# here is ANDed with it and can name another pool (webhook.kube.kueue).
+KUEUE_PLACES = "managed by Kueue: its ResourceFlavor places it"
 
 
 @dataclass(slots=True)
@@ -103,12 +106,15 @@ def start(
     namespace_labels: Mapping[str, str] | None,
 ) -> Run:
     """The review before any policy: its facts and whether placement may be added at all."""
-    facts = PodFacts(pod, namespace, namespace_labels)
+    settings = compiled.settings
+    facts = PodFacts(pod, namespace, namespace_labels, settings.platform_label_keys)
     blocked: str | None = None
     if facts.pinned:
         blocked = "daemonset, mirror or bound pod: placement is never added"
     elif compiled.placement_excluded(namespace):
         blocked = f"namespace {namespace!r} is excluded from placement"
+    elif settings.kueue.placement == "leave" and facts.queued:
+        blocked = KUEUE_PLACES
     return Run(compiled, facts, blocked)
 
 

@@ -7,7 +7,7 @@ sends what the client wrote (defaulted), and a webhook bug must not block a pod.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, TypeGuard
 
 Pod = Mapping[str, Any]
@@ -157,16 +157,39 @@ def pinned_to_node(
     )
 
 
-def has_own_placement(pod: Pod, extended: set[str]) -> bool:
-    """Whether the pod's author chose where it runs: a nodeName, a nodeSelector, any
-    nodeAffinity, or a toleration other than those the apiserver adds by itself.
+# Node labels that describe the node's platform, not a pool: Helm charts and controllers (Argo's
+# own, for one) set `nodeSelector: {kubernetes.io/os: linux}` on every pod. The beta keys are
+# the deprecated spellings (kubernetes/website labels-annotations-taints).
+PLATFORM_LABEL_KEYS = (
+    "kubernetes.io/os",
+    "kubernetes.io/arch",
+    "beta.kubernetes.io/os",
+    "beta.kubernetes.io/arch",
+)
+_REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+_PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
 
+
+def has_own_placement(
+    pod: Pod, extended: set[str], platform_keys: Collection[str] = PLATFORM_LABEL_KEYS
+) -> bool:
+    """Whether the pod's author chose where it runs: a nodeName, a nodeSelector or nodeAffinity
+    that names more than the node's platform, or a toleration other than those the apiserver
+    adds by itself.
+
+    A nodeSelector, or node-affinity terms, whose keys are all `platform_keys` choose no pool.
     Ignored tolerations: DefaultTolerationSeconds' not-ready/unreachable NoExecute ones, and a
     toleration keyed on an extended resource the pod requests (`extended`), which the in-tree
     ExtendedResourceToleration plugin adds before any webhook runs.
     """
     s = spec(pod)
-    if s.get("nodeName") or _map(s.get("nodeSelector")) or node_affinity(pod):
+    if s.get("nodeName"):
+        return True
+    selector = _map(s.get("nodeSelector"))
+    if selector and any(key not in platform_keys for key in selector):
+        return True
+    affinity = node_affinity(pod)
+    if affinity and not _platform_only_affinity(affinity, platform_keys):
         return True
     for tol in _list(s.get("tolerations")):
         if not _is_map(tol):
@@ -178,3 +201,78 @@ def has_own_placement(pod: Pod, extended: set[str]) -> bool:
             continue
         return True
     return False
+
+
+def _platform_only_affinity(affinity: Mapping[str, Any], keys: Collection[str]) -> bool:
+    """Every required and preferred term constrains platform keys only. Anything this cannot
+    read as such (matchFields, an empty or malformed term) counts as a choice of nodes."""
+    for field, value in affinity.items():
+        if value is None:
+            continue
+        if field == _REQUIRED:
+            terms = value.get("nodeSelectorTerms") if _is_map(value) else None
+            if not isinstance(terms, list) or not terms:
+                return False
+            if not all(_platform_only_term(t, keys) for t in terms):
+                return False
+        elif field == _PREFERRED:
+            if not isinstance(value, list):
+                return False
+            if not all(
+                _is_map(p) and _platform_only_term(p.get("preference"), keys) for p in value
+            ):
+                return False
+        else:
+            return False
+    return True
+
+
+def _platform_only_term(term: Any, keys: Collection[str]) -> bool:
+    if not _is_map(term) or term.get("matchFields"):
+        return False
+    expressions = term.get("matchExpressions")
+    return (
+        isinstance(expressions, list)
+        and bool(expressions)
+        and all(_is_map(e) and e.get("key") in keys for e in expressions)
+    )
+
+
+def scheduling_gates(pod: Pod) -> list[Any]:
+    """The names of `spec.schedulingGates` (a gated pod is not scheduled until each is removed)."""
+    gates = spec(pod).get("schedulingGates")
+    if not gates:
+        return []
+    return [g.get("name") for g in _list(gates) if _is_map(g)]
+
+
+def mounts_claim(pod: Pod) -> bool:
+    """Whether a volume of the pod is a PersistentVolumeClaim (generic ephemeral volumes, whose
+    claim lives and dies with the pod, are not)."""
+    for volume in _list(spec(pod).get("volumes")):
+        if _is_map(volume) and volume.get("persistentVolumeClaim"):
+            return True
+    return False
+
+
+def image_repository(image: Any) -> str:
+    """The last path segment of an image reference, without tag or digest:
+    `docker.io/bitnami/postgresql:16.4.0@sha256:...` -> `postgresql`; a registry's port
+    (`localhost:5000/redis`) stays in the part before the last `/`."""
+    if type(image) is not str:
+        return ""
+    return image.partition("@")[0].rpartition("/")[2].partition(":")[0]
+
+
+def main_images(pod: Pod) -> list[str]:
+    """The image repositories (see `image_repository`) of the pod's containers, init
+    containers left out: a `wait-for-postgres` init container does not make a data store."""
+    return [
+        image_repository(c.get("image")) for c in _list(spec(pod).get("containers")) if _is_map(c)
+    ]
+
+
+def restarts_always(pod: Pod) -> bool:
+    """`restartPolicy: Always` (the default): a server, not a run to completion. Job, workflow
+    and operator pods run with `Never` or `OnFailure`."""
+    return spec(pod).get("restartPolicy") in (None, "Always")

@@ -133,6 +133,8 @@ def _pod_checks(spec: MatchSpec, where: str) -> list[Check]:
         checks.append(_extended_check(spec.extended_resources, f"{where}.extendedResources"))
     if spec.placement != "any":
         checks.append(_placement_check(spec.placement == "own", f"{where}.placement"))
+    if spec.queued is not None:
+        checks.append(_queued_check(spec.queued, f"{where}.queued"))
     return checks
 
 
@@ -150,6 +152,14 @@ def _placement_check(own: bool, clause: str) -> Check:
     if own:
         return lambda f: None if f.own_placement else has_none
     return lambda f: has_own if f.own_placement else None
+
+
+def _queued_check(queued: bool, clause: str) -> Check:
+    is_queued = fixed(clause, "pod is placed by Kueue")
+    not_queued = fixed(clause, "pod is not placed by Kueue")
+    if queued:
+        return lambda f: None if f.queued else not_queued
+    return lambda f: is_queued if f.queued else None
 
 
 def _namespace_labels_check(selector: LabelSelector, where: str) -> Check:

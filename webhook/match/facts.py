@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from webhook.kube import pod as podlib
+from webhook.kube.kueue import queued_by_kueue
 from webhook.kube.resources import is_extended_resource_name
 from webhook.kube.workloads import workload_from
 
 # The facts a mutation kind can name as made stale by its additions (`MutationKind.stale`).
 FACTS = ("labels", "annotations", "owner_kinds", "workload", "resources", "extended",
-         "own_placement")  # fmt: skip
+         "own_placement", "queued")  # fmt: skip
 
 T = TypeVar("T")
 
@@ -40,10 +41,12 @@ class PodFacts:
         pod: Mapping[str, Any],
         namespace: str,
         namespace_labels: Mapping[str, str] | None = None,
+        platform_keys: Collection[str] = podlib.PLATFORM_LABEL_KEYS,
     ) -> None:
         self.pod = pod
         self.namespace = namespace
         self.namespace_labels = namespace_labels
+        self.platform_keys = platform_keys  # PolicySettings platformLabelKeys
 
     @lazy
     def labels(self) -> Mapping[str, Any]:
@@ -59,7 +62,7 @@ class PodFacts:
 
     @lazy
     def workload(self) -> str:
-        return workload_from(self.labels, self.annotations, self.owner_kinds)
+        return workload_from(self.labels, self.annotations, self.owner_kinds, self.pod)
 
     @lazy
     def resources(self) -> set[str]:
@@ -72,7 +75,12 @@ class PodFacts:
 
     @lazy
     def own_placement(self) -> bool:
-        return podlib.has_own_placement(self.pod, self.extended)
+        return podlib.has_own_placement(self.pod, self.extended, self.platform_keys)
+
+    @lazy
+    def queued(self) -> bool:
+        """Kueue admits the pod and its ResourceFlavor places it (see `webhook.kube.kueue`)."""
+        return queued_by_kueue(self.labels, self.annotations, self.pod)
 
     @lazy
     def pinned(self) -> bool:

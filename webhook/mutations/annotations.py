@@ -6,5 +6,7 @@ KIND = keyed_kind(
     "annotations",
     noun="annotation",
     path=("metadata", "annotations"),
-    stale=frozenset({"annotations", "workload"}),  # kubernetes.io/config.mirror: a mirror pod
+    # kubernetes.io/config.mirror makes a mirror pod; pipelines.kubeflow.org/runtime-role a KFP
+    # driver; kueue.x-k8s.io/pod-suspending-parent a pod Kueue places.
+    stale=frozenset({"annotations", "workload", "queued"}),
 )

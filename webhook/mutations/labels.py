@@ -6,5 +6,5 @@ KIND = keyed_kind(
     "labels",
     noun="label",
     path=("metadata", "labels"),
-    stale=frozenset({"labels", "workload"}),  # workloads are recognised by their labels
+    stale=frozenset({"labels", "workload", "queued"}),  # read from labels
 )

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from webhook.kube.pod import PLATFORM_LABEL_KEYS
 from webhook.kube.workloads import Workload
 
 API_VERSION = "pod-placement-webhook/v1"
@@ -111,6 +112,11 @@ class MatchSpec(Strict):
     placement: Literal["any", "none", "own"] = Field(
         default="any",
         description="`none`: the pod chose no placement itself; `own`: it did; `any`: either.",
+    )
+    queued: bool | None = Field(
+        default=None,
+        description="true: Kueue admits the pod and its ResourceFlavor places it (a "
+        "kueue.x-k8s.io queue or podset label, or Kueue's scheduling gate); false: it does not.",
     )
 
     @field_validator("namespaces", "exclude_namespaces", "owner_kinds", "requests")
@@ -343,6 +349,14 @@ class PlacementPolicy(Strict):
         return self.metadata.name
 
 
+class KueueSettings(Strict):
+    placement: Literal["leave", "place"] = Field(
+        default="leave",
+        description="`leave`: no placement is added to pods Kueue places (its ResourceFlavor "
+        "adds the flavor's nodeSelector at admission); `place`: they are placed like any pod.",
+    )
+
+
 class SettingsSpec(Strict):
     placement_excluded_namespaces: tuple[str, ...] = Field(
         default=("kube-system", "kube-public", "kube-node-lease"),
@@ -357,7 +371,9 @@ class SettingsSpec(Strict):
 
     keep_off_spot: tuple[MatchSpec, ...] = Field(
         default=(
-            MatchSpec(workloads=("notebook", "jupyterhub", "statefulset")),
+            MatchSpec(
+                workloads=("notebook", "jupyterhub", "model-server", "data-store", "statefulset")
+            ),
             MatchSpec(
                 annotation_selector=LabelSelector(
                     match_labels={"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}
@@ -369,11 +385,27 @@ class SettingsSpec(Strict):
         "NodePools declared, `check` proves that no pod of these the set places fits only spot "
         "pools.",
     )
+    kueue: KueueSettings = Field(
+        default_factory=KueueSettings, description="Pods that Kueue admits and places."
+    )
+    platform_label_keys: tuple[str, ...] = Field(
+        default=PLATFORM_LABEL_KEYS,
+        alias="platformLabelKeys",
+        description="Node label keys that describe the node's platform, not a pool: a "
+        "nodeSelector or node-affinity term on these keys only is no placement of the pod's own.",
+    )
 
     @field_validator("annotation_key")
     @classmethod
     def _annotation_key_valid(cls, key: str) -> str:
         return check_qualified_name(key)
+
+    @field_validator("platform_label_keys")
+    @classmethod
+    def _platform_keys_valid(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for key in keys:
+            check_qualified_name(key)
+        return keys
 
 
 class PolicySettings(Strict):

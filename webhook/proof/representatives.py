@@ -19,6 +19,11 @@ Owner = tuple[str, str] | None  # (apiVersion, kind)
 SIGNATURES: dict[str, tuple[dict[str, str], dict[str, str], Owner]] = {
     "daemonset": ({}, {}, ("apps/v1", "DaemonSet")),
     "mirror": ({}, {"kubernetes.io/config.mirror": "0f3c"}, ("v1", "Node")),
+    "kubeflow-pipeline-driver": (
+        {"workflows.argoproj.io/workflow": "run-1", "pipeline/runid": "7d1c"},
+        {"pipelines.kubeflow.org/runtime-role": "driver"},
+        ("argoproj.io/v1alpha1", "Workflow"),
+    ),
     "kubeflow-pipeline": (
         {"workflows.argoproj.io/workflow": "run-1", "pipeline/runid": "7d1c"},
         {},
@@ -43,7 +48,14 @@ SIGNATURES: dict[str, tuple[dict[str, str], dict[str, str], Owner]] = {
     "spark": ({"spark-role": "executor", "spark-app-selector": "spark-1"}, {}, ("v1", "Pod")),
     "notebook": ({"notebook-name": "nb"}, {}, ("apps/v1", "StatefulSet")),
     "jupyterhub": ({"component": "singleuser-server"}, {}, None),
+    "model-server": (
+        {"serving.kserve.io/inferenceservice": "iris", "component": "predictor"},
+        {},
+        ("apps/v1", "ReplicaSet"),
+    ),
+    "airflow": ({"kubernetes_pod_operator": "True", "dag_id": "etl"}, {}, None),
     "job": ({}, {}, ("batch/v1", "Job")),
+    "data-store": ({"app.kubernetes.io/name": "postgresql"}, {}, ("apps/v1", "ReplicaSet")),
     "statefulset": ({}, {}, ("apps/v1", "StatefulSet")),
     "deployment": ({}, {}, ("apps/v1", "ReplicaSet")),
     "other": ({}, {}, ("example.com/v1", "Widget")),
@@ -53,6 +65,10 @@ SIGNATURES: dict[str, tuple[dict[str, str], dict[str, str], Owner]] = {
 # How a violation names the pod: "a GPU notebook".
 NAMES: dict[str, str] = {
     "kubeflow-pipeline": "Kubeflow Pipelines step",
+    "kubeflow-pipeline-driver": "Kubeflow Pipelines driver pod",
+    "model-server": "model server",
+    "airflow": "Airflow task pod",
+    "data-store": "data store",
     "argo-workflow": "Argo workflow step",
     "kubeflow-training": "training job worker",
     "jobset": "JobSet pod",
