@@ -62,7 +62,7 @@ def test_mutate_explain_shows_each_policy_and_what_it_added(
     assert headlines == [
         "+ extended-resource-tolerations: matched, added tolerations",
         "- stateful-on-demand: not matched: workload argo-workflow not in "
-        "['data-store', 'jupyterhub', 'notebook', 'statefulset']",
+        "['data-store', 'jupyterhub', 'model-server', 'notebook', 'statefulset']",
         "- no-evict-on-demand: not matched: annotation "
         "cluster-autoscaler.kubernetes.io/safe-to-evict not in ['false']",
         "+ batch-gpu-spot: matched, added nodeAffinity.required",

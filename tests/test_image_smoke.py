@@ -147,9 +147,11 @@ def test_probes_answer_on_the_health_port(container: Container, rendered: list[O
     assert json.loads(container.call(f"{container.health}/healthz")["body"]) == {"status": "ok"}
     ready = container.readyz()
     policies = one(rendered, "ConfigMap", "pod-placement-webhook-policies")["data"]
-    served = sum(len([d for d in yaml.safe_load_all(t) if d]) for t in policies.values())
-    # The settings document is not a policy.
-    assert ready["policies"] == served - 1 and ready["reloadFailures"] == 0
+    documents = [d for t in policies.values() for d in yaml.safe_load_all(t) if d]
+    served = [d for d in documents if d["kind"] == "PlacementPolicy"]
+    pools = [d for d in documents if d["kind"] == "NodePool"]
+    assert ready["policies"] == len(served) and ready["pools"] == len(pools)
+    assert ready["reloadFailures"] == 0
 
 
 def test_a_review_over_tls_gets_its_placement(container: Container, tmp_path: Path) -> None:

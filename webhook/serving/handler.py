@@ -84,6 +84,7 @@ def readiness(store: PolicyStore[Any]) -> bytes:
         {
             "status": "ok",
             "policies": len(store.source.policies),
+            "pools": len(store.source.pools),
             "digest": store.digest,
             "reloadFailures": store.reloads["failure"],
             "lastReloadError": store.last_error,
