@@ -1,4 +1,4 @@
-"""Pods as the ML stack's controllers create them, one file each in tests/workloads/pods/ (each
+"""Pods as the ML stack's controllers create them, one file each in tests/cases/workloads/ (each
 file cites the upstream sources it follows): each is a valid Pod, is recognised as its workload,
 and has the facts policies match on."""
 
@@ -14,11 +14,11 @@ from tests.kube import validate_pod
 from webhook.kube.workloads import WORKLOADS, workload_of
 from webhook.match.facts import PodFacts
 
-PODS = Path(__file__).parent / "workloads" / "pods"
+PODS = Path(__file__).parent / "cases" / "workloads"
 
 
 def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((PODS / f"{name}.yaml").read_text())
+    data: dict[str, Any] = yaml.safe_load((PODS / f"{name}.in.yaml").read_text())
     return data
 
 
@@ -67,7 +67,7 @@ NAMES = sorted(EXPECTED)
 
 
 def test_every_pod_file_has_its_expectations() -> None:
-    assert sorted(p.name.removesuffix(".yaml") for p in PODS.glob("*.yaml")) == NAMES
+    assert sorted(p.name.removesuffix(".in.yaml") for p in PODS.glob("*.in.yaml")) == NAMES
 
 
 def test_every_new_workload_class_has_a_pod() -> None:
@@ -79,7 +79,7 @@ def test_every_new_workload_class_has_a_pod() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_pod_file_cites_its_upstream_sources(name: str) -> None:
-    first = (PODS / f"{name}.yaml").read_text().splitlines()[0]
+    first = (PODS / f"{name}.in.yaml").read_text().splitlines()[0]
     assert first.startswith("# Source: ")
 
 
