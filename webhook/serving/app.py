@@ -13,8 +13,9 @@ from fastapi import FastAPI, Request, Response
 from webhook.engine import CompiledPolicySet
 from webhook.policy import PolicyStore
 from webhook.serving.admission import NamespaceLabels
+from webhook.serving.defaults import READ_TIMEOUT_SECONDS
 from webhook.serving.handler import MutateHandler, readiness
-from webhook.serving.limits import READ_TIMEOUT_SECONDS, BodyLimit
+from webhook.serving.limits import BodyLimit
 from webhook.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from webhook.serving.metrics import Metrics
 from webhook.serving.openapi import MUTATE_REQUEST_BODY, MUTATE_RESPONSES

@@ -15,9 +15,10 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from webhook.serving.defaults import READ_TIMEOUT_SECONDS
+
 MAX_BODY_BYTES = 3 * 1024 * 1024
 MAX_HEAD_BYTES = 64 * 1024  # request line + headers; a real review sends well under 1 KiB
-READ_TIMEOUT_SECONDS = 10.0  # longer than any `timeoutSeconds` the apiserver may use (max 30)
 DRAIN_SECONDS = 1.0  # how long an idle kept-alive connection stays open after SIGTERM
 
 # How long an idle kept-alive connection stays open: longer than kube-apiserver's webhook client

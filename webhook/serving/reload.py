@@ -16,16 +16,15 @@ import logging
 from typing import Any
 
 from webhook.policy import PolicyStore
+from webhook.serving.defaults import POLL_SECONDS
 
 log = logging.getLogger("webhook.reload")
-
-DEFAULT_POLL_SECONDS = 2.0
 
 
 class PolicyWatcher:
     """Calls `store.reload()` once for each new content of the policy files."""
 
-    def __init__(self, store: PolicyStore[Any], interval: float = DEFAULT_POLL_SECONDS) -> None:
+    def __init__(self, store: PolicyStore[Any], interval: float = POLL_SECONDS) -> None:
         self.store = store
         self.interval = interval
         self.seen = store.files_digest()

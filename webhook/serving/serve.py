@@ -18,10 +18,12 @@ import uvicorn
 from webhook.engine import CompiledPolicySet
 from webhook.policy import PolicyStore
 from webhook.proof import compile_proven
+from webhook.serving import defaults
 from webhook.serving.app import create_health_app, create_webhook_app
-from webhook.serving.limits import KEEP_ALIVE_SECONDS, READ_TIMEOUT_SECONDS, guarded_protocol
+from webhook.serving.defaults import POLL_SECONDS, READ_TIMEOUT_SECONDS
+from webhook.serving.limits import KEEP_ALIVE_SECONDS, guarded_protocol
 from webhook.serving.metrics import Metrics
-from webhook.serving.reload import DEFAULT_POLL_SECONDS, PolicyWatcher
+from webhook.serving.reload import PolicyWatcher
 from webhook.serving.tls import CertificateReloader
 
 log = logging.getLogger("webhook.server")
@@ -32,14 +34,14 @@ class ServeOptions:
     policies: list[Path]
     cert_file: Path
     key_file: Path
-    host: str = "0.0.0.0"
-    port: int = 10250
-    health_port: int | None = 8080
+    host: str = defaults.HOST
+    port: int = defaults.PORT
+    health_port: int | None = defaults.HEALTH_PORT
     log_level: str = "info"
     read_timeout: float = READ_TIMEOUT_SECONDS
     floor_route: bool = False
-    policy_poll_seconds: float = DEFAULT_POLL_SECONDS  # 0: never reload policies
-    cert_poll_seconds: float = DEFAULT_POLL_SECONDS  # 0: never reload the certificate
+    policy_poll_seconds: float = POLL_SECONDS  # 0: never reload policies
+    cert_poll_seconds: float = POLL_SECONDS  # 0: never reload the certificate
     namespace_labels_from_cluster: bool = False  # list+watch Namespaces for namespaceSelector
     extra: dict[str, object] = field(default_factory=dict)
 

@@ -18,7 +18,8 @@ from webhook.engine import Result, compile_policy_set, mutate
 from webhook.errors import PolicyError
 from webhook.policy import load_policy_set
 from webhook.policy.schema import policy_json_schema
-from webhook.tools.preview.command import add_preview_arguments, preview_command
+from webhook.tools import arguments
+from webhook.tools.preview.command import preview_command
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -200,136 +201,17 @@ def cmd_certs(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="placement-webhook",
-        description="Kubernetes mutating admission webhook that places pods by policy.",
+    return arguments.build_parser(
+        {
+            "serve": cmd_serve,
+            "mutate": cmd_mutate,
+            "preview": cmd_preview,
+            "check": cmd_check,
+            "schema": cmd_schema,
+            "test": cmd_test,
+            "certs": cmd_certs,
+        }
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    serve = sub.add_parser("serve", help="serve the webhook over HTTPS")
-    serve.add_argument(
-        "--policies",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="policy file or directory (repeatable; default: the shipped set)",
-    )
-    serve.add_argument("--host", default="0.0.0.0")
-    serve.add_argument(
-        "--port",
-        type=int,
-        default=10250,
-        # A port control planes with restricted node access can reach: GKE private clusters
-        # allow only 443 and 10250 to nodes (cert-manager's webhook uses 10250 for this).
-        help="HTTPS port for /mutate",
-    )
-    serve.add_argument(
-        "--health-port",
-        type=int,
-        default=8080,
-        help="plain-HTTP port for /healthz, /readyz (0: none)",
-    )
-    serve.add_argument("--cert-file")
-    serve.add_argument("--key-file")
-    serve.add_argument(
-        "--certs-dir",
-        default="certs",
-        help="where a development certificate is made when no cert is given",
-    )
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    serve.add_argument(
-        "--namespace-labels-from-cluster",
-        action="store_true",
-        help="list and watch Namespaces (in-cluster service account, else the kubeconfig) so "
-        "namespaceSelector clauses can match; needs RBAC get/list/watch on namespaces",
-    )
-    serve.add_argument(
-        "--policy-poll-seconds",
-        type=float,
-        default=2.0,
-        metavar="SECONDS",
-        help="how often the policy files are checked for changes (0: never reload)",
-    )
-    serve.add_argument(
-        "--cert-poll-seconds",
-        type=float,
-        default=2.0,
-        metavar="SECONDS",
-        help="how often the certificate and key are checked for changes (0: never reload)",
-    )
-    serve.add_argument(
-        "--read-timeout",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="a request whose head or body is not received in time gets 408",
-    )
-    serve.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="processes answering on the same ports: one per core the pod may use",
-    )
-    # The benchmark's no-op endpoint (POST /floor); never on in a deployment.
-    serve.add_argument("--floor-route", action="store_true", help=argparse.SUPPRESS)
-    serve.set_defaults(func=cmd_serve)
-
-    mut = sub.add_parser("mutate", help="apply the policies to a pod manifest offline")
-    mut.add_argument("pod", help="pod YAML or JSON file, or - for stdin")
-    mut.add_argument("--policies", action="append", default=[], metavar="PATH")
-    mut.add_argument("--namespace", help="default: the pod's metadata.namespace, else default")
-    mut.add_argument(
-        "--namespace-labels",
-        metavar="K=V,...",
-        help="labels of the pod's namespace, for namespaceSelector clauses",
-    )
-    out = mut.add_mutually_exclusive_group()
-    out.add_argument("--patch", action="store_true", help="print the JSON Patch")
-    out.add_argument(
-        "--explain",
-        action="store_true",
-        help="show each policy: matched or why not, and what it added",
-    )
-    mut.add_argument("--color", choices=["auto", "always", "never"], default="auto")
-    mut.set_defaults(func=cmd_mutate)
-
-    prev = sub.add_parser(
-        "preview",
-        help="apply the policies to many pods and workloads offline; print a table or the pods",
-    )
-    add_preview_arguments(prev)
-    prev.set_defaults(func=cmd_preview)
-
-    check = sub.add_parser("check", help="validate policy files")
-    check.add_argument("paths", nargs="+", metavar="PATH")
-    check.set_defaults(func=cmd_check)
-
-    schema = sub.add_parser("schema", help="print the policy JSON Schema")
-    schema.set_defaults(func=cmd_schema)
-
-    test = sub.add_parser(
-        "test", help="run the policy tests (*.test.yaml) under directories; exit 1 on failure"
-    )
-    test.add_argument("paths", nargs="*", metavar="PATH", help="test file or directory")
-    test.add_argument("--color", choices=["auto", "always", "never"], default="auto")
-    test.add_argument(
-        "--schema", action="store_true", help="print the JSON Schema of a test file instead"
-    )
-    test.set_defaults(func=cmd_test)
-
-    certs = sub.add_parser("certs", help="make a CA and a serving certificate for a cluster")
-    certs.add_argument("--service", default="pod-placement-webhook")
-    certs.add_argument("--namespace", default="pod-placement-webhook")
-    certs.add_argument(
-        "--out", default="certs/cluster", help="directory for the files (keep it private)"
-    )
-    certs.add_argument(
-        "--new-ca",
-        action="store_true",
-        help="make a new CA even if --out has one (the caBundle trusts both until the next run)",
-    )
-    certs.set_defaults(func=cmd_certs)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
