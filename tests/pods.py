@@ -334,6 +334,9 @@ def unapplied(result: Result, after: Mapping[str, Any]) -> str | None:
             "nodeAffinity.preferred": preferred_node_of(after),
             "podAffinity.preferred": preferred_pod_affinity_of(after),
             "dnsConfig.options": dns_options_of(after),
+            "topologySpreadConstraints": list(
+                spec_of(after).get("topologySpreadConstraints") or []
+            ),
         }
         for part, items in adds.items():
             if part in present:

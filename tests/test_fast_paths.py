@@ -52,6 +52,18 @@ CHANGES = [
     pytest.param(pod(), "nodeAffinity.preferred", [PREFERRED], id="a preferred node term"),
     pytest.param(pod(), "workflowPodAffinity", [WORKFLOW_TERM], id="a preferred pod term"),
     pytest.param(pod(), "dnsConfig.options", [{"name": "ndots", "value": "1"}], id="a dns option"),
+    pytest.param(
+        pod(),
+        "topologySpreadConstraints",
+        [
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+            }
+        ],
+        id="a spread constraint",
+    ),
 ]
 
 

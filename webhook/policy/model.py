@@ -57,6 +57,12 @@ class SelectorRequirement(Strict):
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
     values: tuple[str, ...] = ()
 
+    def as_k8s(self) -> dict[str, object]:
+        out: dict[str, object] = {"key": self.key, "operator": self.operator}
+        if self.values:
+            out["values"] = list(self.values)
+        return out
+
     @model_validator(mode="after")
     def _values_fit_operator(self) -> SelectorRequirement:
         if self.operator in ("In", "NotIn") and not self.values:
@@ -71,6 +77,14 @@ class LabelSelector(Strict):
 
     match_labels: dict[str, str] = Field(default_factory=dict, alias="matchLabels")
     match_expressions: tuple[SelectorRequirement, ...] = Field(default=(), alias="matchExpressions")
+
+    def as_k8s(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        if self.match_labels:
+            out["matchLabels"] = dict(self.match_labels)
+        if self.match_expressions:
+            out["matchExpressions"] = [e.as_k8s() for e in self.match_expressions]
+        return out
 
 
 class MatchSpec(Strict):
@@ -247,6 +261,60 @@ class WorkflowPodAffinity(Strict):
         return check_qualified_name(key)
 
 
+class TopologySpreadConstraint(Strict):
+    """A pod topology spread constraint (pkg/apis/core/types.go `TopologySpreadConstraint`)."""
+
+    max_skew: int = Field(alias="maxSkew", ge=1, le=2**31 - 1)
+    topology_key: str = Field(alias="topologyKey")
+    when_unsatisfiable: Literal["DoNotSchedule", "ScheduleAnyway"] = Field(
+        alias="whenUnsatisfiable"
+    )
+    label_selector: LabelSelector | None = Field(default=None, alias="labelSelector")
+    match_label_keys: tuple[str, ...] = Field(
+        default=(),
+        alias="matchLabelKeys",
+        description="Pod label keys whose values, taken from the incoming pod by the scheduler, "
+        "scope the spread to the pod's own group (its workflow, its ReplicaSet).",
+    )
+    min_domains: int | None = Field(default=None, alias="minDomains", ge=1, le=2**31 - 1)
+    node_affinity_policy: Literal["Honor", "Ignore"] | None = Field(
+        default=None, alias="nodeAffinityPolicy"
+    )
+    node_taints_policy: Literal["Honor", "Ignore"] | None = Field(
+        default=None, alias="nodeTaintsPolicy"
+    )
+
+    @model_validator(mode="after")
+    def _valid_constraint(self) -> TopologySpreadConstraint:
+        # validateTopologySpreadConstraints (pkg/apis/core/validation/validation.go)
+        check_qualified_name(self.topology_key)
+        for key in self.match_label_keys:
+            check_qualified_name(key)
+        if self.min_domains is not None and self.when_unsatisfiable != "DoNotSchedule":
+            raise ValueError("minDomains is only allowed with whenUnsatisfiable DoNotSchedule")
+        if len(set(self.match_label_keys)) != len(self.match_label_keys):
+            raise ValueError("matchLabelKeys lists a key twice")
+        return self
+
+    def as_k8s(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "maxSkew": self.max_skew,
+            "topologyKey": self.topology_key,
+            "whenUnsatisfiable": self.when_unsatisfiable,
+        }
+        if self.label_selector is not None:
+            out["labelSelector"] = self.label_selector.as_k8s()
+        if self.match_label_keys:
+            out["matchLabelKeys"] = list(self.match_label_keys)
+        if self.min_domains is not None:
+            out["minDomains"] = self.min_domains
+        if self.node_affinity_policy is not None:
+            out["nodeAffinityPolicy"] = self.node_affinity_policy
+        if self.node_taints_policy is not None:
+            out["nodeTaintsPolicy"] = self.node_taints_policy
+        return out
+
+
 class DnsOption(Strict):
     name: str = Field(min_length=1)
     value: str | None = None
@@ -284,6 +352,12 @@ class Mutations(Strict):
     )
     workflow_pod_affinity: WorkflowPodAffinity | None = Field(
         default=None, alias="workflowPodAffinity"
+    )
+    topology_spread_constraints: tuple[TopologySpreadConstraint, ...] = Field(
+        default=(),
+        alias="topologySpreadConstraints",
+        description="Appended unless the pod has an equal one; a constraint on the same "
+        "topologyKey and whenUnsatisfiable as one of the pod's own is not added.",
     )
     dns_config: DnsConfig | None = Field(default=None, alias="dnsConfig")
     annotations: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,106 @@
+"""topologySpreadConstraints: appended unless the pod has an equal one; the pod's own constraint
+on the same topologyKey and whenUnsatisfiable wins (kube-apiserver refuses two), and none is
+added to a DaemonSet pod. Every patch is applied with kubectl and the pod validated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.pods import DAEMONSET, compiled, mutated, pod, policy
+from webhook.errors import PolicyError
+from webhook.policy.load import parse_policy_set
+
+ZONE = {
+    "maxSkew": 1,
+    "topologyKey": "topology.kubernetes.io/zone",
+    "whenUnsatisfiable": "ScheduleAnyway",
+}
+BY_RUN = {**ZONE, "matchLabelKeys": ["workflows.argoproj.io/workflow"]}
+PINNED = "daemonset, mirror or bound pod: placement is never added"
+KEPT = (
+    "topology spread constraint topology.kubernetes.io/zone ScheduleAnyway: "
+    "the pod's own value kept"
+)
+HOST = {
+    "maxSkew": 2,
+    "topologyKey": "kubernetes.io/hostname",
+    "whenUnsatisfiable": "DoNotSchedule",
+    "labelSelector": {"matchLabels": {"app": "web"}},
+    "minDomains": 3,
+}
+SPREAD = policy("spread", {"topologySpreadConstraints": [BY_RUN]})
+
+ROWS: dict[str, tuple[Any, list[Any], list[str]]] = {
+    "a pod with none gets the list": (pod(), [BY_RUN], []),
+    "a pod with another pair keeps it and gets the new one appended": (
+        pod(topologySpreadConstraints=[HOST]),
+        [HOST, BY_RUN],
+        [],
+    ),
+    "a pod with the equal constraint gets nothing": (
+        pod(topologySpreadConstraints=[BY_RUN]),
+        [BY_RUN],
+        [],
+    ),
+    "a pod with its own constraint on the same pair keeps it": (
+        pod(topologySpreadConstraints=[{**ZONE, "maxSkew": 5}]),
+        [{**ZONE, "maxSkew": 5}],
+        [KEPT],
+    ),
+    "a DaemonSet pod gets none": (
+        pod(owners=[DAEMONSET]),
+        [],
+        ["daemonset, mirror or bound pod: placement is never added"],
+    ),
+}
+
+
+@pytest.mark.parametrize(("before", "after", "notes"), list(ROWS.values()), ids=list(ROWS))
+def test_spread_constraints(before: Any, after: list[Any], notes: list[str]) -> None:
+    result, patched = mutated(compiled(SPREAD), before)
+    assert patched["spec"].get("topologySpreadConstraints", []) == after
+    assert [n for o in result.outcomes for n in o.notes] == notes
+
+
+def test_two_policies_on_the_same_pair_keep_the_first() -> None:
+    first = policy("first", {"topologySpreadConstraints": [ZONE]}, order=1)
+    second = policy("second", {"topologySpreadConstraints": [{**ZONE, "maxSkew": 3}]}, order=2)
+    result, patched = mutated(compiled(first, second), pod())
+    assert patched["spec"]["topologySpreadConstraints"] == [ZONE]
+    assert result.warnings == [
+        "policy second: topology spread constraint topology.kubernetes.io/zone ScheduleAnyway "
+        "kept from policy first"
+    ]
+
+
+def test_every_field_reaches_the_pod() -> None:
+    _, patched = mutated(compiled(policy("host", {"topologySpreadConstraints": [HOST]})), pod())
+    assert patched["spec"]["topologySpreadConstraints"] == [HOST]
+
+
+@pytest.mark.parametrize(
+    ("constraint", "message"),
+    [
+        ({**ZONE, "maxSkew": 0}, "greater than or equal to 1"),
+        (
+            {**ZONE, "minDomains": 2},
+            "minDomains is only allowed with whenUnsatisfiable DoNotSchedule",
+        ),
+        (
+            {**ZONE, "whenUnsatisfiable": "Sometimes"},
+            "Input should be 'DoNotSchedule' or 'ScheduleAnyway'",
+        ),
+        ({**ZONE, "topologyKey": "not a key"}, "is not a valid Kubernetes key"),
+    ],
+    ids=["a skew of zero", "minDomains while scheduling anyway", "an unknown policy", "a bad key"],
+)
+def test_a_constraint_kube_apiserver_would_refuse_is_refused_at_load(
+    constraint: dict[str, Any], message: str
+) -> None:
+    text = yaml.safe_dump(policy("p", {"topologySpreadConstraints": [constraint]}))
+    with pytest.raises(PolicyError, match=r"spec\.add\.topologySpreadConstraints") as caught:
+        parse_policy_set([("p.yaml", text.encode())])
+    assert message in str(caught.value)

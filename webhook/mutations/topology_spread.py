@@ -1,0 +1,58 @@
+"""`topologySpreadConstraints`: spread constraints appended unless the pod has an equal one.
+
+kube-apiserver refuses two constraints with the same topologyKey and whenUnsatisfiable
+(`validateTopologySpreadConstraints`, pkg/apis/core/validation/validation.go): one the pod has
+on the same pair wins, and the skip is reported. Placement, so never added to DaemonSet pods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webhook.kube.pod import Pod, spec
+from webhook.match.facts import PodFacts
+from webhook.mutations.kind import Conflict, Context, Items, MutationKind, Patching
+from webhook.policy.model import Mutations
+
+WHAT = "topology spread constraint"
+Constraint = dict[str, Any]
+
+
+def _compile(add: Mutations, context: Context) -> tuple[Constraint, ...] | None:
+    return tuple(c.as_k8s() for c in add.topology_spread_constraints) or None
+
+
+def _pair(constraint: Any) -> str:
+    return f"{constraint.get('topologyKey')} {constraint.get('whenUnsatisfiable')}"
+
+
+def _missing(
+    pod: Pod, rule: tuple[Constraint, ...], facts: PodFacts
+) -> tuple[Items, list[Conflict]]:
+    found = spec(pod).get("topologySpreadConstraints")
+    present = {_pair(c): c for c in found if isinstance(c, dict)} if isinstance(found, list) else {}
+    added: list[Constraint] = []
+    conflicts: list[Conflict] = []
+    for constraint in rule:
+        pair = _pair(constraint)
+        if pair in present:
+            if present[pair] != constraint:
+                conflicts.append(Conflict(WHAT, pair, constraint, present[pair]))
+            continue
+        present[pair] = constraint
+        added.append(constraint)
+    return added, conflicts
+
+
+KIND = MutationKind(
+    name="topologySpreadConstraints",
+    reads=("topology_spread_constraints",),
+    path=("spec", "topologySpreadConstraints"),
+    patching=Patching.APPEND,
+    placement=True,
+    stale=frozenset(),  # no fact reads spread constraints
+    compile=_compile,
+    missing=_missing,
+    noun=WHAT,
+    keys=lambda items: [_pair(c) for c in items],
+)
