@@ -1,9 +1,14 @@
 """The core, pure: compile a PolicySet once (`compile`), then for each pod run the policies
 (`run`) and get the JSON Patch and what each policy did (`result`)."""
 
-from webhook.engine.compile import CompiledPolicy, CompiledPolicySet, compile_policy_set
+from webhook.engine.compile import (
+    CompiledPolicy,
+    CompiledPolicySet,
+    chooses_nodes,
+    compile_policy_set,
+)
 from webhook.engine.result import Additions, PolicyOutcome, Result
-from webhook.engine.run import chooses_nodes, mutate
+from webhook.engine.run import mutate
 
 __all__ = [
     "Additions",

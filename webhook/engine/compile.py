@@ -4,11 +4,12 @@ that do not depend on the pod worked out once, and the index that finds candidat
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from webhook import patch
-from webhook.kube.scheduling import Node, why_not
+from webhook.kube.pod import NODE_AFFINITY, node_selector, node_selector_terms
+from webhook.kube.scheduling import Node, requirements, why_not
 from webhook.match.clauses import Check, Failure, compile_match, fixed, glob_matcher
 from webhook.match.index import PolicyIndex
 from webhook.mutations import KINDS, MutationKind
@@ -43,6 +44,9 @@ class CompiledPolicy:
     name: str
     mode: str
     match: MatchSpec
+    pools: tuple[int, ...] = ()  # indexes of the set's pools the policy places on
+    chooses_nodes: bool = False  # it can add tolerations or node affinity (see the guard)
+    pool_only: bool = False  # and only through `pool`/`pools`
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,27 @@ class CompiledPolicySet:
     placement_excluded: Callable[[str], bool]
     pools: tuple[Pool, ...] = ()  # the set's NodePools, for the admission guard
 
-    def fits_a_pool(self, pod: Mapping[str, Any], extended: Collection[str]) -> bool:
-        return any(why_not(pod, pool.node, extended) is None for pool in self.pools)
+    def fits_by_construction(
+        self, pod: Mapping[str, Any], extended: Collection[str], pool: int
+    ) -> bool:
+        """A pod with no node requirements of its own, placed on a pool (its labels required,
+        its taints tolerated), fits that pool when the pool offers what it requests."""
+        return (
+            not node_selector(pod)
+            and not node_selector_terms(pod)
+            and all(r in self.pools[pool].node.extended_resources for r in extended)
+        )
+
+    def fits_a_pool(
+        self, pod: Mapping[str, Any], extended: Collection[str], first: tuple[int, ...] = ()
+    ) -> bool:
+        """Whether some pool can run the pod; the pools at the indexes `first` are tried first
+        (those a policy places on: the likely answer)."""
+        req = requirements(pod)
+        pools = self.pools
+        return any(why_not(req, pools[i].node, extended) is None for i in first) or any(
+            why_not(req, pool.node, extended) is None for pool in pools
+        )
 
     @property
     def settings(self) -> SettingsSpec:
@@ -94,12 +117,18 @@ def compile_policy(
         policy.name,
         spec.mode,
         spec.match,
+        chooses_nodes=any(chooses_nodes(a.kind) for a in additions),
+        pool_only=all(bool(a.kind.parts) for a in additions if chooses_nodes(a.kind)),
     )
 
 
 def compile_policy_set(policy_set: PolicySet) -> CompiledPolicySet:
     context = Context(pools=policy_set.pools)
-    compiled = tuple(compile_policy(p, i, context) for i, p in enumerate(policy_set.policies))
+    index = {name: i for i, name in enumerate(policy_set.pools)}
+    compiled = tuple(
+        replace(compile_policy(p, i, context), pools=_pools_of(p, index))
+        for i, p in enumerate(policy_set.policies)
+    )
     added_labels = {k for p in policy_set.policies for k in p.spec.add.labels}
     return CompiledPolicySet(
         source=policy_set,
@@ -108,6 +137,21 @@ def compile_policy_set(policy_set: PolicySet) -> CompiledPolicySet:
         placement_excluded=glob_matcher(policy_set.settings.placement_excluded_namespaces),
         pools=tuple(pool_of(p) for p in policy_set.pools.values()),
     )
+
+
+def chooses_nodes(kind: MutationKind[Any]) -> bool:
+    """Whether a kind's additions change which nodes can run the pod: tolerations and node
+    affinity do; pod affinity, DNS and metadata do not."""
+    if kind.parts:
+        return any(chooses_nodes(part) for part in kind.parts)
+    return kind.placement and (
+        kind.path[:2] == ("spec", "tolerations") or kind.path[: len(NODE_AFFINITY)] == NODE_AFFINITY
+    )
+
+
+def _pools_of(policy: PlacementPolicy, index: Mapping[str, int]) -> tuple[int, ...]:
+    add = policy.spec.add
+    return tuple(index[name] for name in ((add.pool,) if add.pool else add.pools))
 
 
 def pool_of(pool: NodePool) -> Pool:

@@ -14,7 +14,7 @@ from typing import Any
 from webhook import patch
 from webhook.engine.compile import BUILDERS, Builder, CompiledPolicy, CompiledPolicySet
 from webhook.engine.result import Additions, PolicyOutcome, Result
-from webhook.kube.pod import NODE_AFFINITY, annotations_of
+from webhook.kube.pod import annotations_of
 from webhook.match.clauses import Failure, first_failure
 from webhook.match.facts import PodFacts
 from webhook.mutations.kind import Conflict, Items, MutationKind
@@ -179,10 +179,16 @@ def keep_runnable(run: Run, policy: CompiledPolicy, computed: Computed) -> Compu
     """The guard: a policy whose placement would leave a pod that fits some declared pool
     fitting none adds everything but its placement. The webhook never makes a runnable pod
     unrunnable."""
-    if not any(chooses_nodes(kind) for kind, _ in computed.additions.by_kind):
+    if not policy.chooses_nodes or not computed.additions:
         return computed
     extended, compiled = run.facts.extended, run.compiled
-    if compiled.fits_a_pool(computed.pod, extended) or not compiled.fits_a_pool(
+    if (
+        policy.pool_only
+        and len(policy.pools) == 1
+        and compiled.fits_by_construction(run.facts.pod, extended, policy.pools[0])
+    ):
+        return computed
+    if compiled.fits_a_pool(computed.pod, extended, policy.pools) or not compiled.fits_a_pool(
         run.facts.pod, extended
     ):
         return computed
@@ -195,14 +201,6 @@ def keep_runnable(run: Run, policy: CompiledPolicy, computed: Computed) -> Compu
     kept = compute(policy, run.facts, placement=False)
     outcome.additions = kept.additions
     return kept
-
-
-def chooses_nodes(kind: MutationKind[Any]) -> bool:
-    """Whether a kind's additions change which nodes can run the pod: tolerations and node
-    affinity do; pod affinity, DNS and metadata do not."""
-    return (kind.placement and kind.path[:2] == ("spec", "tolerations")) or (
-        kind.path[: len(NODE_AFFINITY)] == NODE_AFFINITY
-    )
 
 
 def report_conflicts(

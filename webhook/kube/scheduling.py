@@ -34,13 +34,27 @@ class Node:
     extended_resources: Collection[str]
 
 
-def unmet_requirement(pod: Pod, labels: Mapping[str, str]) -> str | None:
+@dataclass(frozen=True)
+class Requirements:
+    """What of a pod decides which nodes can run it, read once to be checked against many."""
+
+    selector: Mapping[str, Any]
+    terms: list[Any]  # the required nodeSelectorTerms as they are
+    tolerations: list[Mapping[str, Any]]
+
+
+def requirements(pod: Pod) -> Requirements:
+    return Requirements(node_selector(pod), node_selector_terms(pod), tolerations(pod))
+
+
+def unmet_requirement(pod: Pod | Requirements, labels: Mapping[str, str]) -> str | None:
     """None when the node's labels can satisfy the pod's nodeSelector and required affinity;
     else the first requirement they do not meet."""
-    for key, value in node_selector(pod).items():
+    req = pod if isinstance(pod, Requirements) else requirements(pod)
+    for key, value in req.selector.items():
         if key in labels and labels[key] != value:
             return f"nodeSelector {key}={value}"
-    terms = node_selector_terms(pod)
+    terms = req.terms
     if not terms:
         return None
     unmet = None
@@ -109,9 +123,11 @@ def toleration_for(taint: tuple[str, str, str]) -> dict[str, str]:
     return {"key": key, "operator": "Equal", "value": value, "effect": effect}
 
 
-def untolerated_taint(pod: Pod, taints: Sequence[tuple[str, str, str]]) -> str | None:
+def untolerated_taint(
+    pod: Pod | Requirements, taints: Sequence[tuple[str, str, str]]
+) -> str | None:
     """The first NoSchedule or NoExecute taint no toleration of the pod tolerates."""
-    pod_tolerations = tolerations(pod)
+    pod_tolerations = pod.tolerations if isinstance(pod, Requirements) else tolerations(pod)
     for taint in taints:
         if taint[2] in BLOCKING_EFFECTS and not any(tolerates(t, taint) for t in pod_tolerations):
             key, value, effect = taint
@@ -134,15 +150,17 @@ class Misfit:
         return f"it offers no {self.detail}"
 
 
-def why_not(pod: Pod, node: Node, extended: Collection[str]) -> Misfit | None:
-    """None when a node like `node` can run the pod (which requests `extended`), else why not."""
-    unmet = unmet_requirement(pod, node.labels)
+def why_not(pod: Pod | Requirements, node: Node, extended: Collection[str]) -> Misfit | None:
+    """None when a node like `node` can run the pod (which requests `extended`), else why not.
+    Give the pod's Requirements when checking it against many nodes."""
+    req = pod if isinstance(pod, Requirements) else requirements(pod)
+    unmet = unmet_requirement(req, node.labels)
     if unmet is not None:
         return Misfit("labels", unmet)
-    taint = untolerated_taint(pod, node.taints)
+    taint = untolerated_taint(req, node.taints)
     if taint is not None:
         return Misfit("taint", taint)
-    missing = sorted(set(extended) - set(node.extended_resources))
+    missing = [r for r in extended if r not in node.extended_resources]
     if missing:
-        return Misfit("resources", ", ".join(missing))
+        return Misfit("resources", ", ".join(sorted(missing)))
     return None

@@ -80,10 +80,11 @@ def untolerated(pod: Pod, taints: Sequence[tuple[str, str, str]]) -> list[dict[s
 
 def _missing(pod: Pod, rule: Rule, facts: PodFacts) -> tuple[Items, list[Conflict]]:
     plan, conflicts = affinity.required_plan(pod, rule.required)
+    preferred = preferred_affinity.missing_preferred(pod, rule.preferred) if rule.preferred else []
     parts = [
-        (tolerations.KIND, untolerated(pod, rule.taints)),
+        (tolerations.KIND, untolerated(pod, rule.taints) if rule.taints else []),
         (affinity.KIND, plan),
-        (preferred_affinity.KIND, preferred_affinity.missing_preferred(pod, rule.preferred)),
+        (preferred_affinity.KIND, preferred),
     ]
     return [(kind, items) for kind, items in parts if items], conflicts
 
