@@ -28,3 +28,16 @@ class ReviewError(Exception):
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
+
+
+SHOWN_CHARACTERS = 64
+
+
+def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """A value from the input as an error message shows it: quoted, and never more than a
+    short prefix, so an error about a 3 MiB string is not 3 MiB long (or 15 MiB, once repr()
+    has escaped every byte)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= limit + 2 else f"{text[:limit]}... ({len(text)} characters)"
