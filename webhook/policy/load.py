@@ -16,6 +16,8 @@ import yaml
 from pydantic import ValidationError
 
 from webhook.errors import PolicyError
+from webhook.policy.apirules import error_path
+from webhook.policy.budget import Origin, check_annotation_budget
 from webhook.policy.model import PlacementPolicy, PolicySettings, SettingsSpec
 
 POLICY_SUFFIXES = (".yaml", ".yml")
@@ -71,6 +73,7 @@ def parse_policy_set(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
     policies: list[PlacementPolicy] = []
     settings: PolicySettings | None = None
     seen: dict[str, str] = {}
+    origins: dict[str, Origin] = {}
     digest = hashlib.sha256()
     names = []
     for filename, data in sources:
@@ -100,8 +103,10 @@ def parse_policy_set(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
                     f"policy {doc.name!r} is already defined in {seen[doc.name]}",
                 )
             seen[doc.name] = filename
+            origins[doc.name] = (filename, index, _line_of(node, ("spec", "add", "annotations")))
             policies.append(doc)
     policies.sort(key=lambda p: (p.spec.order, p.name))
+    check_annotation_budget(policies, settings.spec if settings else SettingsSpec(), origins)
     return PolicySet(
         policies=tuple(policies),
         settings=settings.spec if settings else SettingsSpec(),
@@ -130,7 +135,7 @@ def parse_document(filename: str, index: int, node: yaml.Node) -> PlacementPolic
         document: PlacementPolicy | PolicySettings = model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = tuple(first["loc"])
+        loc = tuple(first["loc"]) + error_path(first)
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             message = "unknown field"

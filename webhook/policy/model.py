@@ -6,37 +6,29 @@ a platform engineer can write a policy from what they already know.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from webhook.apivalidation import (
+    Key,
+    depends_on_the_pod,
+    is_checked_annotation,
+    validate_annotations,
+    validate_label_name,
+    validate_labels,
+    validate_node_selector_requirement,
+    validate_node_selector_requirement_for_scheduler,
+    validate_pod_affinity_term,
+    validate_pod_dns_config,
+    validate_pod_specific_annotations,
+    validate_toleration,
+)
+from webhook.apivalidation.field import forbidden, invalid
+from webhook.policy.apirules import refuse
 from webhook.workloads import Workload
 
 API_VERSION = "pod-placement-webhook/v1"
-
-# Kubernetes qualified names (label keys, annotation keys, taint keys):
-# an optional DNS-subdomain prefix and a name of 1-63 characters.
-_NAME_PART = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-_QUALIFIED_NAME = re.compile(rf"^({_DNS_SUBDOMAIN}/)?{_NAME_PART}$")
-_LABEL_VALUE = re.compile(rf"^({_NAME_PART})?$")
-
-
-def _check_qualified_name(value: str) -> str:
-    prefix, _, _ = value.rpartition("/")
-    if not _QUALIFIED_NAME.match(value) or len(prefix) > 253:
-        raise ValueError(
-            f"{value!r} is not a valid Kubernetes key: an optional DNS prefix and '/', then 1-63 "
-            "alphanumerics, '-', '_' or '.'"
-        )
-    return value
-
-
-def _check_label_value(value: str) -> str:
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
-        raise ValueError(f"{value!r} is not a valid label value (at most 63 characters)")
-    return value
 
 
 QualifiedName = Annotated[str, Field(min_length=1)]
@@ -135,14 +127,8 @@ class Toleration(Strict):
 
     @model_validator(mode="after")
     def _valid_toleration(self) -> Toleration:
-        if self.key:
-            _check_qualified_name(self.key)
-        if self.operator == "Exists" and self.value:
-            raise ValueError("operator Exists takes no value")
-        if not self.key and self.operator != "Exists":
-            raise ValueError("an empty key needs operator Exists")
-        if self.toleration_seconds is not None and self.effect != "NoExecute":
-            raise ValueError("tolerationSeconds is only allowed with effect NoExecute")
+        # Paths are upstream's: a bad value is reported at `operator`.
+        refuse(validate_toleration(self.as_k8s(), ()))
         return self
 
     def as_k8s(self) -> dict[str, object]:
@@ -164,16 +150,12 @@ class NodeSelectorRequirement(Strict):
     values: tuple[str, ...] = ()
 
     @model_validator(mode="after")
-    def _values_fit_operator(self) -> NodeSelectorRequirement:
-        _check_qualified_name(self.key)
-        if self.operator in ("In", "NotIn") and not self.values:
-            raise ValueError(f"operator {self.operator} needs at least one value")
-        if self.operator in ("Exists", "DoesNotExist") and self.values:
-            raise ValueError(f"operator {self.operator} takes no values")
-        if self.operator in ("Gt", "Lt") and (
-            len(self.values) != 1 or not self.values[0].lstrip("-").isdigit()
-        ):
-            raise ValueError(f"operator {self.operator} needs exactly one integer value")
+    def _valid_requirement(self) -> NodeSelectorRequirement:
+        # The apiserver's rule for required terms, and the scheduler's for every term: it
+        # fails to schedule a pod whose preferred term has a value it cannot parse.
+        requirement = self.as_k8s()
+        refuse(validate_node_selector_requirement(requirement, ()))
+        refuse(validate_node_selector_requirement_for_scheduler(requirement, ()))
         return self
 
     def as_k8s(self) -> dict[str, object]:
@@ -228,17 +210,13 @@ class WorkflowPodAffinity(Strict):
     weight: int = Field(default=100, ge=1, le=100)
     topology_key: str = Field(default="kubernetes.io/hostname", alias="topologyKey")
 
-    @field_validator("label_keys")
-    @classmethod
-    def _keys_valid(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
-        for key in keys:
-            _check_qualified_name(key)
-        return keys
-
-    @field_validator("topology_key")
-    @classmethod
-    def _topology_valid(cls, key: str) -> str:
-        return _check_qualified_name(key)
+    @model_validator(mode="after")
+    def _valid_term(self) -> WorkflowPodAffinity:
+        # The term built for a pod selects on each key with the pod's own (valid) value.
+        for index, key in enumerate(self.label_keys):
+            refuse(validate_label_name(key, ("labelKeys", index)))
+        refuse(validate_pod_affinity_term({"topologyKey": self.topology_key}, ()))
+        return self
 
 
 class DnsOption(Strict):
@@ -253,6 +231,12 @@ class DnsOption(Strict):
 
 class DnsConfig(Strict):
     options: tuple[DnsOption, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _valid_config(self) -> DnsConfig:
+        options = [option.as_k8s() for option in self.options]
+        refuse(validate_pod_dns_config({"options": options}, "ClusterFirst", ()))
+        return self
 
 
 class Mutations(Strict):
@@ -275,17 +259,29 @@ class Mutations(Strict):
 
     @field_validator("annotations")
     @classmethod
-    def _annotation_keys(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            _check_qualified_name(key)
+    def _valid_annotations(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            refuse(validate_annotations({key: text}, (Key(key),)))
+            if depends_on_the_pod(key):
+                refuse(
+                    [
+                        forbidden(
+                            (Key(key),),
+                            "the apiserver checks this annotation against each pod's own fields "
+                            "(spec.nodeName, its containers, their securityContext): no value "
+                            "is valid for every pod",
+                        )
+                    ]
+                )
+        refuse(validate_annotations(value, ()))  # the 256 KiB for this policy alone
+        refuse(validate_pod_specific_annotations(value, {}, ()))
         return value
 
     @field_validator("labels")
     @classmethod
-    def _label_pairs(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, val in value.items():
-            _check_qualified_name(key)
-            _check_label_value(val)
+    def _valid_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            refuse(validate_labels({key: text}, (Key(key),)))
         return value
 
     @model_validator(mode="after")
@@ -338,7 +334,19 @@ class SettingsSpec(Strict):
     @field_validator("annotation_key")
     @classmethod
     def _annotation_key_valid(cls, key: str) -> str:
-        return _check_qualified_name(key)
+        refuse(validate_annotations({key: ""}, ()))
+        if is_checked_annotation(key):
+            refuse(
+                [
+                    invalid(
+                        (),
+                        key,
+                        "the apiserver gives this annotation a meaning of its own and checks "
+                        "its value: it cannot hold the list of policies",
+                    )
+                ]
+            )
+        return key
 
 
 class PolicySettings(Strict):
