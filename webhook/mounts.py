@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from webhook.errors import PolicyError
 from webhook.policy.load import PolicySet, parse_policy_set, policy_files
+from webhook.policy.yamlsafe import read_capped
 
 DATA_LINK = "..data"
 ATTEMPTS = 3
@@ -78,7 +79,7 @@ def load_policies(roots: Sequence[Path]) -> PolicySet:
 
 def _read_root(root: Path, resolved: tuple[Path, ...]) -> list[tuple[str, bytes]]:
     version = resolved[0]
-    return [(str(root / f.relative_to(version)), f.read_bytes()) for f in policy_files(version)]
+    return [(str(root / f.relative_to(version)), read_capped(f)) for f in policy_files(version)]
 
 
 def digest_of(sources: Sequence[tuple[str, bytes]]) -> str:

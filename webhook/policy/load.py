@@ -19,6 +19,7 @@ from webhook.errors import PolicyError
 from webhook.policy.apirules import error_path
 from webhook.policy.budget import Origin, check_annotation_budget
 from webhook.policy.model import PlacementPolicy, PolicySettings, SettingsSpec
+from webhook.policy.yamlsafe import compose_documents, read_capped, to_python
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 # Files next to policies that are not policies: policy tests (see `placement-webhook test`).
@@ -65,7 +66,7 @@ def load_policy_set(paths: Path | Sequence[Path]) -> PolicySet:
     """Load and validate every policy under `paths`. Raises PolicyError on the first problem."""
     roots = [paths] if isinstance(paths, Path) else list(paths)
     files = [f for root in roots for f in policy_files(root)]
-    return parse_policy_set((str(f), f.read_bytes()) for f in files)
+    return parse_policy_set((str(f), read_capped(f)) for f in files)
 
 
 def parse_policy_set(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
@@ -145,42 +146,12 @@ def parse_document(filename: str, index: int, node: yaml.Node) -> PlacementPolic
 
 def _compose_documents(filename: str, data: bytes) -> list[yaml.Node | None]:
     """The documents of a file; an empty one (a trailing `---`) is None."""
-    documents: list[yaml.Node | None] = []
-    try:
-        # Composed one at a time, so a syntax error names the document it is in.
-        for node in yaml.compose_all(data.decode("utf-8"), Loader=yaml.SafeLoader):
-            empty = isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
-            documents.append(None if empty else node)
-    except UnicodeDecodeError as exc:
-        raise PolicyError(filename, None, None, "", f"not UTF-8 text: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError(
-            filename, len(documents) + 1, line, "", f"invalid YAML: {problem}"
-        ) from None
-    return documents
+    return compose_documents(filename, data)
 
 
-def _to_python(filename: str, index: int, node: yaml.Node, path: str = "") -> Any:
-    """Build plain data from a YAML node; duplicate keys are errors (YAML silently keeps one)."""
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _to_python(filename, index, key_node)
-            where = f"{path}.{key}" if path else str(key)
-            if key in out:
-                raise PolicyError(
-                    filename, index, key_node.start_mark.line + 1, where, "duplicate key"
-                )
-            out[key] = _to_python(filename, index, value_node, where)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _to_python(filename, index, item, f"{path}[{i}]") for i, item in enumerate(node.value)
-        ]
-    return yaml.SafeLoader(b"").construct_object(node, deep=True)
+def _to_python(filename: str, index: int, node: yaml.Node) -> Any:
+    """Plain data from a document, refusing what `webhook.policy.yamlsafe` refuses."""
+    return to_python(filename, index, node)
 
 
 def _line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int:
