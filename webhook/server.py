@@ -59,6 +59,14 @@ class PolicyStore:
             self.reloads["failure"] += 1
             log.error("policy reload refused: %s", self.last_error)
             return False
+        except Exception as exc:
+            # A bug in loading or compiling must not fail silently: it is a refused reload
+            # like any other, counted and shown in /readyz (the alerts read both).
+            detail = str(exc)[:300]
+            self.last_error = f"unexpected error loading policies: {type(exc).__name__}: {detail}"
+            self.reloads["failure"] += 1
+            log.exception("policy reload refused, keeping %s", self.current.source.digest)
+            return False
         changed = fresh.source.digest != self.current.source.digest
         self.current, self.last_error = fresh, None
         self.reloads["success"] += 1
