@@ -37,6 +37,7 @@ def _fail(message: str, code: int = 1) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from webhook.certs import ensure_dev_certificate
+    from webhook.connections import ConnectionLimits
     from webhook.logs import configure_logging
     from webhook.server import ServeOptions, run
 
@@ -67,6 +68,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         policy_poll_seconds=args.policy_poll_seconds,
         cert_poll_seconds=args.cert_poll_seconds,
         namespace_labels_from_cluster=args.namespace_labels_from_cluster,
+        connections=ConnectionLimits(
+            handshake_timeout=args.tls_handshake_timeout,
+            write_timeout=args.write_timeout,
+            max_connections=args.max_connections,
+        ),
     )
     try:
         if args.workers > 1:
@@ -236,6 +242,27 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         metavar="SECONDS",
         help="a request whose head or body is not received in time gets 408",
+    )
+    serve.add_argument(
+        "--tls-handshake-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="a connection whose TLS handshake is not done in time is closed",
+    )
+    serve.add_argument(
+        "--write-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="a client that reads none of a waiting answer for this long is cut off",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="open connections per worker on the webhook port; more are closed at once",
     )
     serve.add_argument(
         "--workers",

@@ -22,6 +22,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 
 from webhook.admission import NamespaceLabels, Outcome, handle
+from webhook.connections import ConnectionLimits, allow_open_files, tls_protocol
 from webhook.engine import CompiledPolicySet, compile_policy_set
 from webhook.errors import PolicyError, ReviewError
 from webhook.limits import READ_TIMEOUT_SECONDS, BodyLimit, guarded_protocol
@@ -196,6 +197,7 @@ class ServeOptions:
     policy_poll_seconds: float = DEFAULT_POLL_SECONDS  # 0: never reload policies
     cert_poll_seconds: float = DEFAULT_POLL_SECONDS  # 0: never reload the certificate
     namespace_labels_from_cluster: bool = False  # list+watch Namespaces for namespaceSelector
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -228,6 +230,11 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
 
         namespace_view, namespace_watcher = start_namespace_view()
     metrics = Metrics(store, namespace_view)
+    allow_open_files(options.connections)
+    certificates = CertificateReloader(options.cert_file, options.key_file, tls_context_hardening)
+    # Every handshake starts on this context; its SNI callback hands over the newest one.
+    listening = certificates.current.context
+    certificates.install(listening)
     webhook_config = uvicorn.Config(
         create_webhook_app(
             store,
@@ -238,20 +245,14 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
         ),
         host=options.host,
         port=options.port,
-        http=guarded_protocol(options.read_timeout),
-        ssl_certfile=str(options.cert_file),
-        ssl_keyfile=str(options.key_file),
+        # TLS is done by the protocol (webhook/connections.py), not by uvicorn.
+        http=tls_protocol(guarded_protocol(options.read_timeout), listening, options.connections),
         log_level=options.log_level,
         log_config=None,
         access_log=False,
         timeout_keep_alive=75,
         timeout_graceful_shutdown=20,
     )
-    webhook_config.load()
-    assert webhook_config.ssl is not None
-    tls_context_hardening(webhook_config.ssl)
-    certificates = CertificateReloader(options.cert_file, options.key_file, tls_context_hardening)
-    certificates.install(webhook_config.ssl)
     servers = [_Server(webhook_config, listeners.webhook if listeners else None)]
     if options.health_port:
         health_config = uvicorn.Config(
@@ -327,3 +328,7 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    def _log_started_message(self, listeners: Sequence[socket.SocketType]) -> None:
+        """Not logged: uvicorn would say http:// for the webhook port, whose TLS it does not
+        see (webhook/connections.py does it); `serve` logs the https:// address itself."""
