@@ -190,6 +190,8 @@ class _Relay(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         self.http = self.make_http()
+        # Data goes straight to the HTTP protocol: no extra call per received chunk.
+        self.data_received = self.http.data_received  # type: ignore[method-assign]
         self.http.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
