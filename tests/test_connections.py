@@ -16,6 +16,7 @@ import socket
 import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,6 +251,11 @@ def test_past_the_connection_cap_a_new_connection_is_closed_and_kept_alive_ones_
 
         wait_for("a new connection served once the cap has room", answered_on_a_new_connection)
         kept.close()
+        with urllib.request.urlopen(server.health_url + "/metrics", timeout=10) as scraped:
+            metrics = scraped.read().decode().splitlines()
+        log = server.log()
+    assert "placement_webhook_connections_refused_total 1.0" in metrics
+    assert "connection closed: 20 connections are open (--max-connections)" in log
 
 
 def test_a_client_that_stops_reading_is_cut_at_the_write_deadline(tmp_path: Path) -> None:

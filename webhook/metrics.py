@@ -61,12 +61,26 @@ class NamespaceSource(Protocol):
     unknown_answers: int
 
 
-class _StateCollector:
-    """Series read from the store and the namespace view when Prometheus scrapes."""
+class ConnectionSource(Protocol):
+    """What the metrics read from the webhook port's count (webhook.connections)."""
 
-    def __init__(self, store: PolicySource, namespaces: NamespaceSource | None) -> None:
+    open: int
+    refused: int
+
+
+class _StateCollector:
+    """Series read from the store, the namespace view and the connection count when
+    Prometheus scrapes."""
+
+    def __init__(
+        self,
+        store: PolicySource,
+        namespaces: NamespaceSource | None,
+        connections: ConnectionSource | None = None,
+    ) -> None:
         self.store = store
         self.namespaces = namespaces
+        self.connections = connections
 
     def collect(self) -> Iterator[Metric]:
         source = self.store.current.source
@@ -95,6 +109,7 @@ class _StateCollector:
             "1 while the policy files on disk are refused (the last good set keeps serving).",
             value=0.0 if self.store.last_error is None else 1.0,
         )
+        yield from self._connection_series()
         view = self.namespaces
         if view is None:
             return
@@ -121,11 +136,31 @@ class _StateCollector:
             value=view.unknown_answers,
         )
 
+    def _connection_series(self) -> Iterator[Metric]:
+        count = self.connections
+        if count is None:
+            return
+        yield GaugeMetricFamily(
+            f"{PREFIX}_connections_open",
+            "Connections open on the webhook port, TLS handshakes in progress included.",
+            value=count.open,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_connections_refused",
+            "New connections closed at once because --max-connections were open.",
+            value=count.refused,
+        )
+
 
 class Metrics:
     """The webhook's metrics in a registry of their own (tests run several servers at once)."""
 
-    def __init__(self, store: PolicySource, namespaces: NamespaceSource | None = None) -> None:
+    def __init__(
+        self,
+        store: PolicySource,
+        namespaces: NamespaceSource | None = None,
+        connections: ConnectionSource | None = None,
+    ) -> None:
         self.store = store
         # The `_created` series double the series count and no dashboard here reads them.
         disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -165,7 +200,7 @@ class Metrics:
         self._children: dict[tuple[int, str], Any] = {}
         for result in RESULTS:
             self._child(self.reviews, result)
-        self.state = _StateCollector(store, namespaces)
+        self.state = _StateCollector(store, namespaces, connections)
         self.registry.register(self.state)
 
     def _child(self, counter: Counter, label: str) -> Any:

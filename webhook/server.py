@@ -22,7 +22,12 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 
 from webhook.admission import NamespaceLabels, Outcome, handle
-from webhook.connections import ConnectionLimits, allow_open_files, tls_protocol
+from webhook.connections import (
+    ConnectionCount,
+    ConnectionLimits,
+    allow_open_files,
+    tls_protocol,
+)
 from webhook.engine import CompiledPolicySet, compile_policy_set
 from webhook.errors import PolicyError, ReviewError
 from webhook.limits import READ_TIMEOUT_SECONDS, BodyLimit, guarded_protocol
@@ -229,7 +234,8 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
         from webhook.namespaces import start_namespace_view
 
         namespace_view, namespace_watcher = start_namespace_view()
-    metrics = Metrics(store, namespace_view)
+    connection_count = ConnectionCount()
+    metrics = Metrics(store, namespace_view, connection_count)
     allow_open_files(options.connections)
     certificates = CertificateReloader(options.cert_file, options.key_file, tls_context_hardening)
     # Every handshake starts on this context; its SNI callback hands over the newest one.
@@ -246,7 +252,9 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
         host=options.host,
         port=options.port,
         # TLS is done by the protocol (webhook/connections.py), not by uvicorn.
-        http=tls_protocol(guarded_protocol(options.read_timeout), listening, options.connections),
+        http=tls_protocol(
+            guarded_protocol(options.read_timeout), listening, options.connections, connection_count
+        ),
         log_level=options.log_level,
         log_config=None,
         access_log=False,
