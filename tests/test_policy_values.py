@@ -97,7 +97,7 @@ REFUSED = {
     ),
     "an annotation key ending in a newline": (
         adding('annotations: {"example.com/team\\n": ml}'),
-        "line 6: spec.add.annotations.example.com/team\n: Invalid value: 'example.com/team\\n'",
+        "line 6: spec.add.annotations.example.com/team\\n: Invalid value: 'example.com/team\\n'",
     ),
     "a pod-deletion-cost that is not an int32": (
         adding('annotations: {controller.kubernetes.io/pod-deletion-cost: "4294967296"}'),
@@ -162,6 +162,7 @@ def test_check_refuses_a_value_the_apiserver_would_refuse(
     assert main(["check", str(tmp_path)]) == 1
     out, err = capsys.readouterr()
     assert out == "" and err.startswith(f"error: {path}, document 1, {expected}")
+    assert err.count("\n") == 1
 
 
 PROVENANCE_AND_NAMES = len("pod-placement-webhook/policies") + 3 * len("a,")

@@ -18,8 +18,16 @@ class PolicyError(Exception):
             where.append(f"document {self.doc}")
         if self.line is not None:
             where.append(f"line {self.line}")
-        field = f"{self.path}: " if self.path else ""
-        return f"{', '.join(where)}: {field}{self.message}"
+        field = f"{one_line(self.path)}: " if self.path else ""
+        return f"{', '.join(where)}: {field}{one_line(self.message)}"
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters escaped (a key may end in a newline): an error is
+    one line, whatever the input held."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ReviewError(Exception):
