@@ -75,21 +75,22 @@ ERRORS = {
     ),
     "an invalid label key": (
         POLICY_HEAD + '  add:\n    labels:\n      "-bad/key": x\n',
-        "document 2, line 16: spec.add.labels: '-bad/key' is not a valid Kubernetes key: an "
-        "optional DNS prefix and '/', then 1-63 alphanumerics, '-', '_' or '.'",
+        "document 2, line 16: spec.add.labels.-bad/key: Invalid value: '-bad/key': prefix part a "
+        "lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters",
     ),
     "an invalid node affinity key": (
         POLICY_HEAD
         + "  add:\n    nodeAffinity:\n      required:\n"
         + "        - {key: Bad Key, operator: Exists}\n",
-        "document 2, line 17: spec.add.nodeAffinity.required[0]: 'Bad Key' is not a valid "
-        "Kubernetes key: an optional DNS prefix and '/', then 1-63 alphanumerics, '-', '_' or '.'",
+        "document 2, line 17: spec.add.nodeAffinity.required[0].key: Invalid value: 'Bad Key': "
+        "name part must consist of alphanumeric characters, '-', '_' or '.'",
     ),
     "Exists with values": (
         POLICY_HEAD
         + "  add:\n    nodeAffinity:\n      required:\n"
         + "        - {key: a, operator: Exists, values: [x]}\n",
-        "document 2, line 17: spec.add.nodeAffinity.required[0]: operator Exists takes no values",
+        "document 2, line 17: spec.add.nodeAffinity.required[0].values: Forbidden: may not be "
+        "specified when `operator` is 'Exists' or 'DoesNotExist'",
     ),
     "a weight out of range": (
         POLICY_HEAD + "  add:\n    workflowPodAffinity: {labelKeys: [wf], weight: 0}\n",

@@ -18,7 +18,12 @@ ZONE = {
     "topologyKey": "topology.kubernetes.io/zone",
     "whenUnsatisfiable": "ScheduleAnyway",
 }
-BY_RUN = {**ZONE, "matchLabelKeys": ["workflows.argoproj.io/workflow"]}
+# matchLabelKeys narrows a labelSelector (kube-apiserver refuses it alone).
+BY_RUN = {
+    **ZONE,
+    "labelSelector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]},
+    "matchLabelKeys": ["workflows.argoproj.io/workflow"],
+}
 PINNED = "daemonset, mirror or bound pod: placement is never added"
 KEPT = (
     "topology spread constraint topology.kubernetes.io/zone ScheduleAnyway: "
@@ -85,17 +90,21 @@ def test_every_field_reaches_the_pod() -> None:
     ("constraint", "message"),
     [
         ({**ZONE, "maxSkew": 0}, "greater than or equal to 1"),
+        ({**ZONE, "minDomains": 2}, "can only use minDomains if whenUnsatisfiable=DoNotSchedule"),
         (
-            {**ZONE, "minDomains": 2},
-            "minDomains is only allowed with whenUnsatisfiable DoNotSchedule",
+            {**ZONE, "matchLabelKeys": ["app"]},
+            "must not be specified when labelSelector is not set",
         ),
-        (
-            {**ZONE, "whenUnsatisfiable": "Sometimes"},
-            "Input should be 'DoNotSchedule' or 'ScheduleAnyway'",
-        ),
-        ({**ZONE, "topologyKey": "not a key"}, "is not a valid Kubernetes key"),
+        ({**ZONE, "whenUnsatisfiable": "Sometimes"}, "Input should be 'DoNotSchedule' or"),
+        ({**ZONE, "topologyKey": ""}, "topologyKey: Required value: can not be empty"),
     ],
-    ids=["a skew of zero", "minDomains while scheduling anyway", "an unknown policy", "a bad key"],
+    ids=[
+        "a skew of zero",
+        "minDomains while scheduling anyway",
+        "matchLabelKeys without a labelSelector",
+        "an unknown policy",
+        "no topology key",
+    ],
 )
 def test_a_constraint_kube_apiserver_would_refuse_is_refused_at_load(
     constraint: dict[str, Any], message: str

@@ -26,8 +26,8 @@ class Problem:
             where.append(f"document {self.document}")
         if self.line is not None:
             where.append(f"line {self.line}")
-        field = f"{self.field}: " if self.field else ""
-        return f"{', '.join(where)}: {field}{self.message}"
+        field = f"{one_line(self.field)}: " if self.field else ""
+        return f"{', '.join(where)}: {field}{one_line(self.message)}"
 
 
 class PolicyError(Exception):
@@ -55,9 +55,30 @@ class PolicyError(Exception):
         return "\n".join(map(str, self.problems))
 
 
+def one_line(text: str) -> str:
+    """`text` with its control characters escaped (a key may end in a newline): an error is
+    one line, whatever the input held."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class ReviewError(Exception):
     """A request body that is not a well-formed AdmissionReview (answered with HTTP 400)."""
 
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
+
+
+SHOWN_CHARACTERS = 64
+
+
+def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """A value from the input as an error message shows it: quoted, and never more than a
+    short prefix, so an error about a 3 MiB string is not 3 MiB long (or 15 MiB, once repr()
+    has escaped every byte)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= limit + 2 else f"{text[:limit]}... ({len(text)} characters)"

@@ -16,7 +16,9 @@ from typing import Any, Generic, TypeVar, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from webhook.errors import Problem
+from webhook.errors import PolicyError, Problem
+from webhook.policy import yamlsafe
+from webhook.policy.apirules import error_path
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -57,33 +59,22 @@ def parse_documents(
 def compose_documents(
     filename: str, data: bytes
 ) -> tuple[list[tuple[int, yaml.Node]], list[Problem]]:
-    """The non-empty documents of a file as YAML nodes, with their 1-based index."""
-    nodes: list[tuple[int, yaml.Node]] = []
-    index = 0
+    """The non-empty documents of a file as YAML nodes, with their 1-based index; a file the
+    safe reader refuses (`yamlsafe`) is one problem."""
     try:
-        # Composed one at a time, so a syntax error names the document it is in.
-        for index, node in enumerate(
-            yaml.compose_all(data.decode("utf-8"), Loader=yaml.SafeLoader), start=1
-        ):
-            if not (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"):
-                nodes.append((index, node))
-    except UnicodeDecodeError as exc:
-        return [], [Problem(filename, None, None, "", f"not UTF-8 text: {exc}")]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        return nodes, [Problem(filename, index + 1, line, "", f"invalid YAML: {problem}")]
-    return nodes, []
+        documents = yamlsafe.compose_documents(filename, data)
+    except PolicyError as exc:
+        return [], list(exc.problems)
+    return [(i, node) for i, node in enumerate(documents, start=1) if node is not None], []
 
 
 def _validate(
     filename: str, index: int, node: yaml.Node, models: Mapping[str, type[M]]
 ) -> tuple[M | None, list[Problem]]:
     try:
-        data = to_python(node)
-    except DuplicateKey as exc:
-        return None, [Problem(filename, index, exc.line, exc.path, "duplicate key")]
+        data = yamlsafe.to_python(filename, index, node)
+    except PolicyError as exc:
+        return None, list(exc.problems)
     if not isinstance(data, dict):
         line = node.start_mark.line + 1
         return None, [Problem(filename, index, line, "", "a policy document must be a mapping")]
@@ -97,9 +88,20 @@ def _validate(
     except ValidationError as exc:
         return None, [
             Problem(filename, index, line_of(node, loc), dotted(loc), _message(model, error))
-            for error in exc.errors()
-            for loc in [tuple(error["loc"])]
+            for error, loc in _located(exc.errors())
         ]
+
+
+def _located(errors: list[Any]) -> list[tuple[Any, tuple[Any, ...]]]:
+    """Each error with its path; a ported apiserver rule names the field inside the object it
+    checked. A list too short only because an item of it failed is not reported apart."""
+    located = [(e, tuple(e["loc"]) + error_path(e)) for e in errors]
+    failed = [loc for e, loc in located if e["type"] != "too_short"]
+    return [
+        (e, loc)
+        for e, loc in located
+        if e["type"] != "too_short" or not any(f[: len(loc)] == loc for f in failed)
+    ]
 
 
 def _message(model: type[BaseModel], error: Any) -> str:
@@ -143,27 +145,6 @@ def _item_model(annotation: Any) -> Any:
             if model is not None:
                 return model
     return None
-
-
-class DuplicateKey(Exception):
-    def __init__(self, line: int, path: str) -> None:
-        self.line, self.path = line, path
-
-
-def to_python(node: yaml.Node, path: str = "") -> Any:
-    """Plain data from a YAML node; duplicate keys are errors (YAML silently keeps one)."""
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = to_python(key_node)
-            where = f"{path}.{key}" if path else str(key)
-            if key in out:
-                raise DuplicateKey(key_node.start_mark.line + 1, where)
-            out[key] = to_python(value_node, where)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [to_python(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
-    return yaml.SafeLoader(b"").construct_object(node, deep=True)
 
 
 def line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int:

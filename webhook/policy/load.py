@@ -14,9 +14,11 @@ from pathlib import Path
 
 from webhook.errors import PolicyError, Problem
 from webhook.kube.mounts import read_stable, version_link
-from webhook.policy.documents import Parsed, parse_documents
+from webhook.policy.budget import Origin, check_annotation_budget
+from webhook.policy.documents import Parsed, line_of, parse_documents
 from webhook.policy.model import PlacementPolicy, PolicySettings, SettingsSpec
 from webhook.policy.pools import NodePool
+from webhook.policy.yamlsafe import read_capped
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 # Files next to policies that are not policies: policy tests (see `placement-webhook test`).
@@ -95,9 +97,9 @@ def read_sources(roots: Sequence[Path]) -> list[Source]:
 def _read_root(root: Path, resolved: tuple[Path, ...]) -> list[Source]:
     version = resolved[0]
     if version.is_file():
-        return [Source(str(root), root.name, version.read_bytes())]
+        return [Source(str(root), root.name, read_capped(version))]
     return [
-        Source(str(root / f.relative_to(version)), f.name, f.read_bytes())
+        Source(str(root / f.relative_to(version)), f.name, read_capped(f))
         for f in policy_files(version)
     ]
 
@@ -127,6 +129,8 @@ def parse_policy_set(sources: Iterable[Source | tuple[str, bytes]]) -> PolicySet
         problems += found
     assembled = _assemble(documents)
     problems += assembled.problems
+    if not problems:
+        problems += _over_annotation_budget(assembled)
     if problems:
         raise PolicyError.of(problems)
     return PolicySet(
@@ -145,6 +149,7 @@ class _Assembled:
     settings: SettingsSpec | None = None
     pools: dict[str, NodePool] = field(default_factory=dict)
     where: dict[str, Problem] = field(default_factory=dict)
+    origins: dict[str, Origin] = field(default_factory=dict)  # of spec.add.annotations
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -171,9 +176,20 @@ def _assemble(documents: list[Parsed[SetDocument]]) -> _Assembled:
             out.pools[value.name] = value
         else:
             out.where[value.name] = doc.problem(("spec", "add"), "")
+            at = line_of(doc.node, ("spec", "add", "annotations"))
+            out.origins[value.name] = (doc.file, doc.index, at)
             out.policies.append(value)
     out.problems += [p for doc in documents for p in _pool_references(doc, out.pools)]
     return out
+
+
+def _over_annotation_budget(assembled: _Assembled) -> list[Problem]:
+    ordered = sorted(assembled.policies, key=lambda p: (p.spec.order, p.name))
+    try:
+        check_annotation_budget(ordered, assembled.settings or SettingsSpec(), assembled.origins)
+    except PolicyError as exc:
+        return list(exc.problems)
+    return []
 
 
 def _noun(value: PlacementPolicy | NodePool) -> str:

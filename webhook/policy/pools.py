@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from webhook.policy.model import Metadata, Strict, check_label_value, check_qualified_name
+from webhook.kube.validation import validate_labels
+from webhook.policy.apirules import refuse
+from webhook.policy.base import Metadata, Strict, label_key, label_pair
 
 CapacityType = Literal["spot", "on-demand"]
 
@@ -22,15 +24,12 @@ class Taint(Strict):
     value: str = ""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
-    @field_validator("key")
-    @classmethod
-    def _key_valid(cls, key: str) -> str:
-        return check_qualified_name(key)
-
-    @field_validator("value")
-    @classmethod
-    def _value_valid(cls, value: str) -> str:
-        return check_label_value(value)
+    @model_validator(mode="after")
+    def _valid_taint(self) -> Taint:
+        # validateTaints (pkg/apis/core/validation/validation.go): a qualified-name key and a
+        # label value.
+        label_pair(self.key, self.value)
+        return self
 
     def __str__(self) -> str:
         return f"{self.key}={self.value}:{self.effect}"
@@ -61,16 +60,14 @@ class NodePoolSpec(Strict):
     @field_validator("node_labels")
     @classmethod
     def _labels_valid(cls, labels: dict[str, str]) -> dict[str, str]:
-        for key, value in labels.items():
-            check_qualified_name(key)
-            check_label_value(value)
+        refuse(validate_labels(labels, ()))
         return labels
 
     @field_validator("extended_resources")
     @classmethod
     def _resources_valid(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        for name in names:
-            check_qualified_name(name)
+        for index, name in enumerate(names):
+            label_key(name, (index,))
         return names
 
 

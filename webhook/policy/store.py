@@ -51,6 +51,13 @@ class PolicyStore(Generic[Compiled]):
             return self._refuse(str(exc))
         except OSError as exc:
             return self._refuse(f"cannot read policies: {exc}")
+        except Exception as exc:
+            # A bug in loading or compiling must not fail silently: it is a refused reload
+            # like any other, counted and shown in /readyz (the alerts read both).
+            log.exception("policy reload failed")
+            return self._refuse(
+                f"unexpected error loading policies: {type(exc).__name__}: {exc}"[:300]
+            )
         changed = fresh.digest != self.source.digest
         self.source, self.current, self.last_error = fresh, compiled, None
         self.reloads["success"] += 1

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from webhook.engine import CompiledPolicySet, Result, mutate
-from webhook.errors import ReviewError
+from webhook.errors import ReviewError, shown
 from webhook.kube.pod import display_name
 
 log = logging.getLogger("webhook.admission")
@@ -96,10 +96,10 @@ def parse_review(body: bytes) -> Review:
     api_version = data.get("apiVersion")
     if api_version not in API_VERSIONS:
         raise ReviewError(
-            f"apiVersion must be one of {', '.join(API_VERSIONS)}, got {api_version!r}"
+            f"apiVersion must be one of {', '.join(API_VERSIONS)}, got {shown(api_version)}"
         )
     if data.get("kind") != "AdmissionReview":
-        raise ReviewError(f"kind must be AdmissionReview, got {data.get('kind')!r}")
+        raise ReviewError(f"kind must be AdmissionReview, got {shown(data.get('kind'))}")
     request = data.get("request")
     if not isinstance(request, dict):
         raise ReviewError("request must be an object")

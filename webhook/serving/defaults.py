@@ -8,3 +8,10 @@ PORT = 10250
 HEALTH_PORT = 8080
 READ_TIMEOUT_SECONDS = 10.0  # longer than any `timeoutSeconds` the apiserver may use (max 30)
 POLL_SECONDS = 2.0  # how often policy files and the certificate are looked at
+# What one connection to the webhook port may cost (webhook/serving/connections.py).
+HANDSHAKE_TIMEOUT_SECONDS = 10.0  # a real client needs milliseconds; the loop's default is 60
+WRITE_TIMEOUT_SECONDS = 10.0  # a client that reads none of a waiting answer is cut after it
+# Each open connection costs at most ~60 KiB (measured: docs/reliability.md); 1,000 of them
+# stay well inside the Deployment's 256 MiB with the server's own ~70 MiB. The apiserver keeps
+# a few kept-alive connections per replica and instance.
+MAX_CONNECTIONS = 1000

@@ -29,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from webhook.engine import CompiledPolicySet
 from webhook.policy import PolicyStore
 from webhook.serving.admission import Outcome
+from webhook.serving.connections import ConnectionCount
 from webhook.serving.tls import LoadedCertificate
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -95,13 +96,18 @@ class _CertificateCollector:
 
 
 class _StateCollector:
-    """Series read from the store and the namespace view when Prometheus scrapes."""
+    """Series read from the store, the namespace view and the connection count when
+    Prometheus scrapes."""
 
     def __init__(
-        self, store: PolicyStore[CompiledPolicySet], namespaces: NamespaceSource | None
+        self,
+        store: PolicyStore[CompiledPolicySet],
+        namespaces: NamespaceSource | None,
+        connections: ConnectionCount | None = None,
     ) -> None:
         self.store = store
         self.namespaces = namespaces
+        self.connections = connections
 
     def collect(self) -> Iterator[Metric]:
         source = self.store.source
@@ -130,6 +136,7 @@ class _StateCollector:
             "1 while the policy files on disk are refused (the last good set keeps serving).",
             value=0.0 if self.store.last_error is None else 1.0,
         )
+        yield from self._connection_series()
         view = self.namespaces
         if view is None:
             return
@@ -156,12 +163,30 @@ class _StateCollector:
             value=view.unknown_answers,
         )
 
+    def _connection_series(self) -> Iterator[Metric]:
+        count = self.connections
+        if count is None:
+            return
+        yield GaugeMetricFamily(
+            f"{PREFIX}_connections_open",
+            "Connections open on the webhook port, TLS handshakes in progress included.",
+            value=count.open,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_connections_refused",
+            "New connections closed at once because --max-connections were open.",
+            value=count.refused,
+        )
+
 
 class Metrics:
     """The webhook's metrics in a registry of their own (tests run several servers at once)."""
 
     def __init__(
-        self, store: PolicyStore[CompiledPolicySet], namespaces: NamespaceSource | None = None
+        self,
+        store: PolicyStore[CompiledPolicySet],
+        namespaces: NamespaceSource | None = None,
+        connections: ConnectionCount | None = None,
     ) -> None:
         self.store = store
         # The `_created` series double the series count and no dashboard here reads them.
@@ -209,7 +234,7 @@ class Metrics:
         self._children: dict[tuple[int, str], Any] = {}
         for result in RESULTS:
             self._child(self.reviews, result)
-        self.state = _StateCollector(store, namespaces)
+        self.state = _StateCollector(store, namespaces, connections)
         self.registry.register(self.state)
         self.certificates: _CertificateCollector | None = None
 

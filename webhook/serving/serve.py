@@ -20,6 +20,12 @@ from webhook.policy import PolicyStore
 from webhook.proof import compile_proven
 from webhook.serving import defaults
 from webhook.serving.app import create_health_app, create_webhook_app
+from webhook.serving.connections import (
+    ConnectionCount,
+    ConnectionLimits,
+    allow_open_files,
+    tls_protocol,
+)
 from webhook.serving.defaults import POLL_SECONDS, READ_TIMEOUT_SECONDS
 from webhook.serving.limits import KEEP_ALIVE_SECONDS, guarded_protocol
 from webhook.serving.metrics import Metrics
@@ -43,6 +49,7 @@ class ServeOptions:
     policy_poll_seconds: float = POLL_SECONDS  # 0: never reload policies
     cert_poll_seconds: float = POLL_SECONDS  # 0: never reload the certificate
     namespace_labels_from_cluster: bool = False  # list+watch Namespaces for namespaceSelector
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -79,9 +86,13 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
         from webhook.serving.namespaces import start_namespace_view
 
         namespace_view, namespace_watcher = start_namespace_view()
-    metrics = Metrics(store, namespace_view)
+    connection_count = ConnectionCount()
+    metrics = Metrics(store, namespace_view, connection_count)
+    allow_open_files(options.connections)
     lookup = namespace_view.lookup if namespace_view is not None else None
-    webhook, certificates = _webhook_server(options, store, lookup, metrics, listeners)
+    webhook, certificates = _webhook_server(
+        options, store, lookup, metrics, listeners, connection_count
+    )
     servers = [webhook]
     if options.health_port:
         servers.append(_health_server(options, store, metrics, listeners))
@@ -106,7 +117,13 @@ def _webhook_server(
     namespace_labels: Any,
     metrics: Metrics,
     listeners: Listeners | None,
+    connection_count: ConnectionCount,
 ) -> tuple[uvicorn.Server, CertificateReloader]:
+    certificates = CertificateReloader(options.cert_file, options.key_file, tls_context_hardening)
+    # Every handshake starts on this context; its SNI callback hands over the newest one.
+    listening = certificates.current.context
+    certificates.install(listening)
+    metrics.watch_certificates(certificates)
     config = uvicorn.Config(
         create_webhook_app(
             store,
@@ -117,21 +134,19 @@ def _webhook_server(
         ),
         host=options.host,
         port=options.port,
-        http=guarded_protocol(options.read_timeout),
-        ssl_certfile=str(options.cert_file),
-        ssl_keyfile=str(options.key_file),
+        # TLS is done by the protocol (webhook/serving/connections.py), not by uvicorn.
+        http=tls_protocol(
+            guarded_protocol(options.read_timeout),
+            listening,
+            options.connections,
+            connection_count,
+        ),
         log_level=options.log_level,
         log_config=None,
         access_log=False,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=20,
     )
-    config.load()
-    assert config.ssl is not None
-    tls_context_hardening(config.ssl)
-    certificates = CertificateReloader(options.cert_file, options.key_file, tls_context_hardening)
-    certificates.install(config.ssl)
-    metrics.watch_certificates(certificates)
     return _Server(config, listeners.webhook if listeners else None), certificates
 
 
@@ -201,3 +216,7 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    def _log_started_message(self, listeners: Sequence[socket.SocketType]) -> None:
+        """Not logged: uvicorn would say http:// for the webhook port, whose TLS it does not
+        see (webhook/serving/connections.py does it); `serve` logs the https:// address."""

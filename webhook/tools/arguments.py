@@ -90,6 +90,27 @@ def _serve_timing(serve: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="a request whose head or body is not received in time gets 408",
     )
+    serve.add_argument(
+        "--tls-handshake-timeout",
+        type=float,
+        default=defaults.HANDSHAKE_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="a connection whose TLS handshake is not done in time is closed",
+    )
+    serve.add_argument(
+        "--write-timeout",
+        type=float,
+        default=defaults.WRITE_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="a client that reads none of a waiting answer for this long is cut off",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=defaults.MAX_CONNECTIONS,
+        metavar="N",
+        help="open connections per worker on the webhook port; more are closed at once",
+    )
 
 
 def _mutate(sub: Subparsers) -> argparse.ArgumentParser:

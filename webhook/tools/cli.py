@@ -40,6 +40,7 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from webhook.serving.connections import ConnectionLimits
     from webhook.serving.logs import configure_logging
     from webhook.serving.serve import ServeOptions, run
     from webhook.tools.certs import ensure_dev_certificate
@@ -71,6 +72,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         policy_poll_seconds=args.policy_poll_seconds,
         cert_poll_seconds=args.cert_poll_seconds,
         namespace_labels_from_cluster=args.namespace_labels_from_cluster,
+        connections=ConnectionLimits(
+            handshake_timeout=args.tls_handshake_timeout,
+            write_timeout=args.write_timeout,
+            max_connections=args.max_connections,
+        ),
     )
     try:
         if args.workers > 1:

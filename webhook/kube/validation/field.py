@@ -1,0 +1,84 @@
+"""Validation errors as data, after apimachinery's `pkg/util/validation/field`.
+
+An error carries the path of the field it is about, as a tuple, and its message separately;
+whoever shows it (the policy loader, a test, a warning) formats it. `Key` marks a map key in
+a path (`metadata.annotations[some/key]`), as `field.Path.Key` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from webhook.errors import shown
+
+
+@dataclass(frozen=True)
+class Key:
+    """A map key in a path: rendered `[name]`, like an index."""
+
+    name: str
+
+
+Step = str | int | Key
+Path = tuple[Step, ...]
+
+# The error types of field.ErrorType that the ported rules use, with upstream's wording.
+INVALID: Final = "Invalid value"
+REQUIRED: Final = "Required value"
+FORBIDDEN: Final = "Forbidden"
+NOT_SUPPORTED: Final = "Unsupported value"
+DUPLICATE: Final = "Duplicate value"
+TOO_LONG: Final = "Too long"
+
+_NO_VALUE = (REQUIRED, FORBIDDEN, TOO_LONG)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One field.Error: what is wrong (`kind`), where (`path`), the bad value and why."""
+
+    path: Path
+    kind: str
+    detail: str
+    value: object = None
+
+    def body(self) -> str:
+        """The message without the path, as field.Error.ErrorBody renders it."""
+        if self.kind in _NO_VALUE:
+            return f"{self.kind}: {self.detail}" if self.detail else self.kind
+        body = f"{self.kind}: {shown(self.value)}"
+        return f"{body}: {self.detail}" if self.detail else body
+
+    def __str__(self) -> str:
+        return f"{dotted(self.path)}: {self.body()}" if self.path else self.body()
+
+
+def dotted(path: Path) -> str:
+    """`spec.tolerations[0].key`, as field.Path.String() renders it."""
+    out = ""
+    for step in path:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        elif isinstance(step, Key):
+            out += f"[{step.name}]"
+        else:
+            out += f".{step}" if out else step
+    return out
+
+
+def invalid(path: Path, value: object, detail: str) -> FieldError:
+    return FieldError(path, INVALID, detail, value)
+
+
+def required(path: Path, detail: str = "") -> FieldError:
+    return FieldError(path, REQUIRED, detail)
+
+
+def forbidden(path: Path, detail: str) -> FieldError:
+    return FieldError(path, FORBIDDEN, detail)
+
+
+def not_supported(path: Path, value: object, supported: tuple[str, ...]) -> FieldError:
+    listed = ", ".join(f'"{s}"' for s in supported)
+    return FieldError(path, NOT_SUPPORTED, f"supported values: {listed}", value)
