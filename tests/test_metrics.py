@@ -275,7 +275,11 @@ def test_monitoring_queries_name_only_exported_metrics(tmp_path: Path):
     metrics = Metrics(load_store([SHIPPED]), NamespaceView())
     pki = new_pki()
     metrics.watch_certificates(tls_volume(tmp_path / "tls", pki, pki.leaf())[1])
-    outcome = Outcome("uid", "ml", "p", "patched", applied=["a"], audited=["b"], failed=["c"])
+    loaded = "default-pool"  # series of policies not in the set are dropped at the scrape
+    outcome = Outcome(
+        "uid", "ml", "p", "patched", applied=[loaded], audited=[loaded], failed=[loaded]
+    )
+    outcome.refused = [loaded]
     metrics.observe_review(outcome, 0.001)
     exported = {name for name, _ in _parse(metrics.render())}
     used: set[str] = set()
@@ -324,3 +328,25 @@ def _parse(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         for sample in family.samples:
             samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return samples
+
+
+def test_series_of_policies_no_longer_loaded_are_dropped(tmp_path: Path):
+    """A set renamed on every release must not add its policies' series until a restart."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "a.yaml").write_text(_named_policy("release-1"))
+    store = load_store([policies])
+    metrics = Metrics(store)
+    metrics.observe_review(Outcome("uid", "ml", "p", "patched", applied=["release-1"]), 0.001)
+    (policies / "a.yaml").write_text(_named_policy("release-2"))
+    assert store.reload()
+    samples = _parse(metrics.render())
+    assert value(samples, "placement_webhook_policy_patches_total", policy="release-2") == 0
+    assert not [k for k in samples if ("policy", "release-1") in k[1]]
+
+
+def _named_policy(name: str) -> str:
+    return (
+        "apiVersion: pod-placement-webhook/v1\nkind: PlacementPolicy\n"
+        f"metadata: {{name: {name}}}\nspec: {{add: {{labels: {{a: b}}}}}}\n"
+    )

@@ -9,6 +9,7 @@ description to learn which clause failed.
 from __future__ import annotations
 
 import fnmatch
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -132,9 +133,9 @@ def _pod_checks(spec: MatchSpec, where: str) -> list[Check]:
     if spec.extended_resources is not None:
         checks.append(_extended_check(spec.extended_resources, f"{where}.extendedResources"))
     if spec.placement != "any":
-        checks.append(_placement_check(spec.placement == "own", f"{where}.placement"))
+        checks.append(_fact_check("own_placement", spec.placement == "own", f"{where}.placement"))
     if spec.queued is not None:
-        checks.append(_queued_check(spec.queued, f"{where}.queued"))
+        checks.append(_fact_check("queued", spec.queued, f"{where}.queued"))
     return checks
 
 
@@ -146,20 +147,20 @@ def _extended_check(want: bool, clause: str) -> Check:
     return lambda f: some_requested if f.extended else None
 
 
-def _placement_check(own: bool, clause: str) -> Check:
-    has_own = fixed(clause, "pod has its own placement")
-    has_none = fixed(clause, "pod has no placement of its own")
-    if own:
-        return lambda f: None if f.own_placement else has_none
-    return lambda f: has_own if f.own_placement else None
+# The yes/no facts a clause can ask for, and how a failure reads when the fact is true/false.
+YES_NO_FACTS = {
+    "own_placement": ("pod has its own placement", "pod has no placement of its own"),
+    "queued": ("pod is placed by Kueue", "pod is not placed by Kueue"),
+}
 
 
-def _queued_check(queued: bool, clause: str) -> Check:
-    is_queued = fixed(clause, "pod is placed by Kueue")
-    not_queued = fixed(clause, "pod is not placed by Kueue")
-    if queued:
-        return lambda f: None if f.queued else not_queued
-    return lambda f: is_queued if f.queued else None
+def _fact_check(name: str, want: bool, clause: str) -> Check:
+    """A clause that holds when a yes/no fact of the pod is `want`."""
+    fact = operator.attrgetter(name)
+    when_true, when_false = (fixed(clause, text) for text in YES_NO_FACTS[name])
+    if want:
+        return lambda f: None if fact(f) else when_false
+    return lambda f: when_true if fact(f) else None
 
 
 def _namespace_labels_check(selector: LabelSelector, where: str) -> Check:

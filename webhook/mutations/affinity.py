@@ -21,6 +21,7 @@ from webhook.kube.pod import (
     node_selector_terms,
     required_node_terms,
 )
+from webhook.kube.scheduling import expression_holds
 from webhook.match.facts import PodFacts
 from webhook.mutations.kind import Conflict, Context, Items, MutationKind, Patching
 from webhook.policy.model import Mutations
@@ -43,20 +44,9 @@ def _expressions(term: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def accepts(expr: Mapping[str, Any], value: Any) -> bool:
-    """Whether a node labelled key=value (from the pod's nodeSelector) satisfies `expr`, as
-    the scheduler's `nodeaffinity` matching reads it (Gt and Lt compare integers)."""
-    op, values = expr.get("operator"), expr.get("values") or []
-    if op == "In":
-        return value in values
-    if op == "NotIn":
-        return value not in values
-    if op in ("Gt", "Lt"):
-        try:
-            label, bound = int(value), int(values[0])
-        except (TypeError, ValueError, IndexError):
-            return False
-        return label > bound if op == "Gt" else label < bound
-    return op == "Exists"
+    """Whether a node labelled key=value (from the pod's nodeSelector) satisfies `expr`."""
+    key = expr.get("key")
+    return isinstance(key, str) and expression_holds(expr, {key: value})
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,14 @@ from typing import Any
 
 from webhook.kube.pod import Pod, dns_options
 from webhook.match.facts import PodFacts
-from webhook.mutations.kind import Conflict, Context, Items, MutationKind, Patching
+from webhook.mutations.kind import (
+    Conflict,
+    Context,
+    Items,
+    MutationKind,
+    Patching,
+    missing_by_key,
+)
 from webhook.policy.model import Mutations
 
 WHAT = "dns option"
@@ -24,17 +31,10 @@ def _missing(
     pod: Pod, rule: tuple[dict[str, Any], ...], facts: PodFacts
 ) -> tuple[Items, list[Conflict]]:
     present = {str(o.get("name")): o.get("value") for o in dns_options(pod)}
-    added: list[dict[str, Any]] = []
-    conflicts: list[Conflict] = []
-    for option in rule:
-        name, value = option["name"], option.get("value")
-        if name in present:
-            if present[name] != value:
-                conflicts.append(Conflict(WHAT, name, value, present[name]))
-            continue
-        present[name] = value
-        added.append(option)
-    return added, conflicts
+    wanted = [(o["name"], o.get("value")) for o in rule]
+    added, conflicts = missing_by_key(WHAT, present, wanted)
+    options = {o["name"]: o for o in reversed(rule)}  # the first option of each name
+    return [options[name] for name, _ in added], conflicts
 
 
 KIND = MutationKind(

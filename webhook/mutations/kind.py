@@ -87,14 +87,24 @@ def missing_entries(
     what: str, present: Mapping[str, Any], wanted: Mapping[str, str]
 ) -> tuple[dict[str, str], list[Conflict]]:
     """Entries of `wanted` whose key the map lacks; a key it has with another value is kept."""
-    added: dict[str, str] = {}
+    added, conflicts = missing_by_key(what, dict(present), list(wanted.items()))
+    return dict(added), conflicts
+
+
+def missing_by_key(
+    what: str, present: dict[str, Any], wanted: Iterable[tuple[str, Any]]
+) -> tuple[list[tuple[str, Any]], list[Conflict]]:
+    """The (key, item) pairs of `wanted` whose key is not `present` yet (nor earlier in
+    `wanted`); a key present with another item is kept, and reported."""
+    added: list[tuple[str, Any]] = []
     conflicts: list[Conflict] = []
-    for key, value in wanted.items():
+    for key, item in wanted:
         if key in present:
-            if present[key] != value:
-                conflicts.append(Conflict(what, key, value, present[key]))
+            if present[key] != item:
+                conflicts.append(Conflict(what, key, item, present[key]))
             continue
-        added[key] = value
+        present[key] = item
+        added.append((key, item))
     return added, conflicts
 
 

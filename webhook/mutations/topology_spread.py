@@ -11,7 +11,14 @@ from typing import Any
 
 from webhook.kube.pod import Pod, spec
 from webhook.match.facts import PodFacts
-from webhook.mutations.kind import Conflict, Context, Items, MutationKind, Patching
+from webhook.mutations.kind import (
+    Conflict,
+    Context,
+    Items,
+    MutationKind,
+    Patching,
+    missing_by_key,
+)
 from webhook.policy.model import Mutations
 
 WHAT = "topology spread constraint"
@@ -31,17 +38,8 @@ def _missing(
 ) -> tuple[Items, list[Conflict]]:
     found = spec(pod).get("topologySpreadConstraints")
     present = {_pair(c): c for c in found if isinstance(c, dict)} if isinstance(found, list) else {}
-    added: list[Constraint] = []
-    conflicts: list[Conflict] = []
-    for constraint in rule:
-        pair = _pair(constraint)
-        if pair in present:
-            if present[pair] != constraint:
-                conflicts.append(Conflict(WHAT, pair, constraint, present[pair]))
-            continue
-        present[pair] = constraint
-        added.append(constraint)
-    return added, conflicts
+    added, conflicts = missing_by_key(WHAT, present, [(_pair(c), c) for c in rule])
+    return [constraint for _, constraint in added], conflicts
 
 
 KIND = MutationKind(

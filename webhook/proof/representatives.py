@@ -119,44 +119,36 @@ def _representative(
     annotations = dict(annotations)
     if not evictable:
         annotations[SAFE_TO_EVICT] = "false"
-    requests: dict[str, str] = {"cpu": "1"}
-    if resource:
-        requests[resource] = "1"
-    spec: dict[str, Any] = {
-        "containers": [
-            {
-                "name": "main",
-                "image": "example.com/main:1",
-                "resources": {"requests": requests, "limits": dict(requests)},
-            }
-        ]
-    }
-    if own is not None:
-        spec["nodeSelector"], spec["tolerations"] = dict(own[0]), list(own[1])
     metadata: dict[str, Any] = {
         "name": f"{workload}-example",
         "labels": dict(labels),
         "annotations": annotations,
     }
     if owner is not None:
-        metadata["ownerReferences"] = [
-            {
-                "apiVersion": owner[0],
-                "kind": owner[1],
-                "name": "owner",
-                "uid": "0f3c-owner",
-                "controller": True,
-            }
-        ]
-    kind = "GPU" if resource == "nvidia.com/gpu" else (resource or "CPU")
-    description = f"a {kind} {NAMES.get(workload, workload)}"
+        controller = {"apiVersion": owner[0], "kind": owner[1], "name": "owner", "uid": "0f3c"}
+        metadata["ownerReferences"] = [{**controller, "controller": True}]
+    spec = _spec(resource)
     if own is not None:
-        description += " with its own placement"
-    if not evictable:
-        description += " annotated safe-to-evict false"
+        spec["nodeSelector"], spec["tolerations"] = dict(own[0]), list(own[1])
     return Representative(
-        description,
+        _description(workload, resource, own is not None, evictable),
         workload,
         (resource,) if resource else (),
         {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec},
     )
+
+
+def _spec(resource: str) -> dict[str, Any]:
+    requests = {"cpu": "1", **({resource: "1"} if resource else {})}
+    resources = {"requests": requests, "limits": dict(requests)}
+    return {"containers": [{"name": "main", "image": "example.com/main:1", "resources": resources}]}
+
+
+def _description(workload: str, resource: str, own: bool, evictable: bool) -> str:
+    kind = "GPU" if resource == "nvidia.com/gpu" else (resource or "CPU")
+    description = f"a {kind} {NAMES.get(workload, workload)}"
+    if own:
+        description += " with its own placement"
+    if not evictable:
+        description += " annotated safe-to-evict false"
+    return description

@@ -122,9 +122,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def guarded_protocol(
-    head_timeout: float = READ_TIMEOUT_SECONDS, max_head_bytes: int = MAX_HEAD_BYTES
-) -> type[HttpToolsProtocol]:
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a deadline and a size cap on the request head, and a
     drain on shutdown.
 
@@ -133,98 +131,104 @@ def guarded_protocol(
     opens or when the first byte of a new request arrives on a kept-alive connection.
     """
 
-    class GuardedHttpToolsProtocol(HttpToolsProtocol):
-        _head_timer: asyncio.TimerHandle | None = None
-        _head_bytes = 0
-        _refused = False
-        _draining = False
+    head_timeout: float = READ_TIMEOUT_SECONDS
+    max_head_bytes: int = MAX_HEAD_BYTES
+    _head_timer: asyncio.TimerHandle | None = None
+    _head_bytes = 0
+    _refused = False
+    _draining = False
 
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            self._start_timer()  # a connection that never sends a byte is cut too
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._start_timer()  # a connection that never sends a byte is cut too
 
-        def data_received(self, data: bytes) -> None:
-            if self._refused or self.transport.is_closing():
-                return  # whatever follows a refusal is dropped, never parsed
-            super().data_received(data)
+    def data_received(self, data: bytes) -> None:
+        if self._refused or self.transport.is_closing():
+            return  # whatever follows a refusal is dropped, never parsed
+        super().data_received(data)
 
-        # Parser callbacks: the head is the URL and the headers, counted as parsed.
-        def on_message_begin(self) -> None:
-            self._head_bytes = 0
-            if self._head_timer is None:
-                self._start_timer()
-            super().on_message_begin()
+    # Parser callbacks: the head is the URL and the headers, counted as parsed.
+    def on_message_begin(self) -> None:
+        self._head_bytes = 0
+        if self._head_timer is None:
+            self._start_timer()
+        super().on_message_begin()
 
-        def on_url(self, url: bytes) -> None:
-            self._count(len(url))
-            super().on_url(url)
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
 
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._count(len(name) + len(value))
-            super().on_header(name, value)
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value))
+        super().on_header(name, value)
 
-        def on_headers_complete(self) -> None:
-            if self._refused:
-                return
-            self._stop_timer()
-            super().on_headers_complete()
-            if self._draining:
-                self.cycle.keep_alive = False  # answered with `connection: close`
+    def on_headers_complete(self) -> None:
+        if self._refused:
+            return
+        self._stop_timer()
+        super().on_headers_complete()
+        if self._draining:
+            self.cycle.keep_alive = False  # answered with `connection: close`
 
-        def shutdown(self) -> None:
-            """Graceful stop (SIGTERM). uvicorn closes a kept-alive connection with no request
-            in progress at once; a review already on its way on it would then be dropped
-            unread (the client only sees the connection close). Instead it gets
-            DRAIN_SECONDS to arrive, and is answered with `connection: close`."""
-            if self.cycle is None or self.cycle.response_complete:
-                self._draining = True
-                self.loop.call_later(DRAIN_SECONDS, self._close_if_idle)
-            else:
-                super().shutdown()
+    def shutdown(self) -> None:
+        """Graceful stop (SIGTERM). uvicorn closes a kept-alive connection with no request
+        in progress at once; a review already on its way on it would then be dropped
+        unread (the client only sees the connection close). Instead it gets
+        DRAIN_SECONDS to arrive, and is answered with `connection: close`."""
+        if self.cycle is None or self.cycle.response_complete:
+            self._draining = True
+            self.loop.call_later(DRAIN_SECONDS, self._close_if_idle)
+        else:
+            super().shutdown()
 
-        def _close_if_idle(self) -> None:
-            if (self.cycle is None or self.cycle.response_complete) and not (
-                self.transport.is_closing()
-            ):
-                self.transport.close()
-
-        def on_body(self, body: bytes) -> None:
-            if not self._refused:
-                super().on_body(body)
-
-        def on_message_complete(self) -> None:
-            if not self._refused:
-                super().on_message_complete()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._stop_timer()
-            super().connection_lost(exc)
-
-        def _count(self, size: int) -> None:
-            self._head_bytes += size
-            if self._head_bytes > max_head_bytes and not self._refused:
-                self._refuse(431, "Request Header Fields Too Large")
-
-        def _start_timer(self) -> None:
-            self._head_timer = self.loop.call_later(head_timeout, self._head_timed_out)
-
-        def _stop_timer(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
-
-        def _head_timed_out(self) -> None:
-            self._head_timer = None
-            if not self._refused and not self.transport.is_closing():
-                self._refuse(408, "Request Timeout")
-
-        def _refuse(self, status: int, reason: str) -> None:
-            self._stop_timer()
-            self._refused = True
-            self.transport.write(
-                f"HTTP/1.1 {status} {reason}\r\ncontent-length: 0\r\n"
-                "connection: close\r\n\r\n".encode()
-            )
+    def _close_if_idle(self) -> None:
+        if (self.cycle is None or self.cycle.response_complete) and not (
+            self.transport.is_closing()
+        ):
             self.transport.close()
 
-    return GuardedHttpToolsProtocol
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self._refused:
+            super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_timer()
+        super().connection_lost(exc)
+
+    def _count(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self.max_head_bytes and not self._refused:
+            self._refuse(431, "Request Header Fields Too Large")
+
+    def _start_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def _stop_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self._refused and not self.transport.is_closing():
+            self._refuse(408, "Request Timeout")
+
+    def _refuse(self, status: int, reason: str) -> None:
+        self._stop_timer()
+        self._refused = True
+        self.transport.write(
+            f"HTTP/1.1 {status} {reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode()
+        )
+        self.transport.close()
+
+
+def guarded_protocol(
+    head_timeout: float = READ_TIMEOUT_SECONDS, max_head_bytes: int = MAX_HEAD_BYTES
+) -> type[HttpToolsProtocol]:
+    """The protocol class uvicorn makes for each connection, with these limits."""
+    limits = {"head_timeout": head_timeout, "max_head_bytes": max_head_bytes}
+    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), limits)

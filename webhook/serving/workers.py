@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import sys
+from dataclasses import dataclass, field
 from types import FrameType
 
 from webhook.policy import load_policy_set
@@ -49,21 +50,12 @@ def serve_workers(options: ServeOptions, workers: int) -> int:
         health=bind_socket(options.host, options.health_port) if options.health_port else None,
     )
     log.info("starting %d workers on https://%s:%d/mutate", workers, options.host, options.port)
-    children: set[int] = set()
-    stopping = False
-
-    def forward(signum: int, frame: FrameType | None = None) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
-
+    children = _Children()
     # Signals wait until every worker exists and has put back the default handlers.
     signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         for _ in range(workers):
-            children.add(_fork_worker(options, listeners))
+            children.pids.add(_fork_worker(options, listeners))
         # The kernel accepts connections on a listening socket while any process holds it:
         # kept open here, it would queue new connections after SIGTERM, when the workers no
         # longer accept, instead of refusing them. The workers hold their own copies.
@@ -71,26 +63,44 @@ def serve_workers(options: ServeOptions, workers: int) -> int:
         if listeners.health is not None:
             listeners.health.close()
         for sig in _STOP_SIGNALS:
-            signal.signal(sig, forward)
+            signal.signal(sig, children.forward)
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-
-    code = 0
-    while children:
-        pid, status = os.wait()
-        children.discard(pid)
-        exit_code = os.waitstatus_to_exitcode(status)
-        if not stopping:
-            log.error("worker %d exited with %d: stopping the server", pid, exit_code)
-            code = 1
-            forward(signal.SIGTERM)
-        elif exit_code not in (0, -signal.SIGTERM, -signal.SIGINT):
-            # Killed by the forwarded signal is a clean stop too: a worker still starting has
-            # not put its graceful handlers in place yet, and has no request in flight.
-            log.error("worker %d exited with %d", pid, exit_code)
-            code = 1
+    code = children.wait()
     log.info("all workers stopped")
     return code
+
+
+@dataclass
+class _Children:
+    """The worker processes, from the parent's side."""
+
+    pids: set[int] = field(default_factory=set)
+    stopping: bool = False
+
+    def forward(self, signum: int, frame: FrameType | None = None) -> None:
+        self.stopping = True
+        for pid in self.pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    def wait(self) -> int:
+        """Until every worker has exited; 1 when one died on its own or badly, else 0."""
+        code = 0
+        while self.pids:
+            pid, status = os.wait()
+            self.pids.discard(pid)
+            exit_code = os.waitstatus_to_exitcode(status)
+            if not self.stopping:
+                log.error("worker %d exited with %d: stopping the server", pid, exit_code)
+                code = 1
+                self.forward(signal.SIGTERM)
+            elif exit_code not in (0, -signal.SIGTERM, -signal.SIGINT):
+                # Killed by the forwarded signal is a clean stop too: a worker still starting
+                # has not put its graceful handlers in place yet, and has no request in flight.
+                log.error("worker %d exited with %d", pid, exit_code)
+                code = 1
+        return code
 
 
 def _fork_worker(options: ServeOptions, listeners: Listeners) -> int:

@@ -3,6 +3,7 @@ certificate for a cluster (the names kube-apiserver verifies: `<service>.<namesp
 
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
 from dataclasses import dataclass
@@ -158,10 +159,6 @@ def write_cluster_certificates(
     for `kubectl patch --type=json --patch-file` or a kustomize `patches:` entry); and
     kustomization.yaml (a kustomize Component with both, for an overlay's `components:`).
     """
-    import base64
-
-    import yaml
-
     out.mkdir(parents=True, exist_ok=True)
     paths = {n: out / n for n in CLUSTER_FILES}
     previous_ca = paths["ca.crt"].read_bytes() if paths["ca.crt"].exists() else None
@@ -176,27 +173,45 @@ def write_cluster_certificates(
     paths["ca.crt"].write_bytes(ca.cert_pem)
     paths["tls.crt"].write_bytes(serving.cert_pem)
     write_private(paths["tls.key"], serving.key_pem)
-    secret = {
+    write_private(paths["secret.yaml"], _dump(_secret(service, namespace, serving, ca)).encode())
+    paths["cabundle-patch.yaml"].write_text(_dump(_cabundle_patch(bundle)))
+    paths["kustomization.yaml"].write_text(_dump(_component(service)))
+    return list(paths.values())
+
+
+def _dump(value: object) -> str:
+    import yaml
+
+    return yaml.safe_dump(value, sort_keys=False)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _secret(service: str, namespace: str, serving: KeyPair, ca: KeyPair) -> dict[str, object]:
+    """The kubernetes.io/tls Secret the Deployment mounts."""
+    return {
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "kubernetes.io/tls",
         "metadata": {"name": f"{service}-tls", "namespace": namespace},
         "data": {
-            "tls.crt": base64.b64encode(serving.cert_pem).decode(),
-            "tls.key": base64.b64encode(serving.key_pem).decode(),
-            "ca.crt": base64.b64encode(ca.cert_pem).decode(),
+            "tls.crt": _b64(serving.cert_pem),
+            "tls.key": _b64(serving.key_pem),
+            "ca.crt": _b64(ca.cert_pem),
         },
     }
-    write_private(paths["secret.yaml"], yaml.safe_dump(secret, sort_keys=False).encode())
-    patch = [
-        {
-            "op": "add",
-            "path": "/webhooks/0/clientConfig/caBundle",
-            "value": base64.b64encode(bundle).decode(),
-        }
-    ]
-    paths["cabundle-patch.yaml"].write_text(yaml.safe_dump(patch, sort_keys=False))
-    component = {
+
+
+def _cabundle_patch(bundle: bytes) -> list[dict[str, object]]:
+    """A JSON Patch that sets the webhook configuration's caBundle."""
+    return [{"op": "add", "path": "/webhooks/0/clientConfig/caBundle", "value": _b64(bundle)}]
+
+
+def _component(service: str) -> dict[str, object]:
+    """A kustomize Component with the Secret and the caBundle patch, for `components:`."""
+    return {
         "apiVersion": "kustomize.config.k8s.io/v1alpha1",
         "kind": "Component",
         "resources": ["secret.yaml"],
@@ -211,5 +226,3 @@ def write_cluster_certificates(
             }
         ],
     }
-    paths["kustomization.yaml"].write_text(yaml.safe_dump(component, sort_keys=False))
-    return list(paths.values())

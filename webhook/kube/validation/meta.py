@@ -86,32 +86,41 @@ def validate_annotations(annotations: Mapping[str, str], path: Path) -> list[Fie
 def validate_label_selector_requirement(
     requirement: Mapping[str, Any], path: Path, allow_invalid_label_value: bool = False
 ) -> list[FieldError]:
-    errors: list[FieldError] = []
     operator = text(requirement, "operator")
     values = sequence(requirement.get("values"))
-    if operator in ("In", "NotIn"):
-        if not values:
-            errors.append(
-                required((*path, "values"), "must be specified when `operator` is 'In' or 'NotIn'")
-            )
-    elif operator in ("Exists", "DoesNotExist"):
-        if values:
-            errors.append(
-                forbidden(
-                    (*path, "values"),
-                    "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
-                )
-            )
-    else:
-        errors.append(invalid((*path, "operator"), operator, "not a valid selector operator"))
+    errors = set_operator_errors(operator, values, path)
+    if errors is None:
+        errors = [invalid((*path, "operator"), operator, "not a valid selector operator")]
     errors += validate_label_name(text(requirement, "key"), (*path, "key"))
     if not allow_invalid_label_value:
-        for index, value in enumerate(values):
-            errors += [
-                invalid((*path, "values", index), value, message)
-                for message in label_value_errors(value)
-            ]
+        errors += validate_label_values(values, (*path, "values"))
     return errors
+
+
+def set_operator_errors(operator: str, values: list[Any], path: Path) -> list[FieldError] | None:
+    """The values rule of the set-based operators (In, NotIn need values; Exists and
+    DoesNotExist take none), shared by label and node selector requirements; None for
+    another operator."""
+    if operator in ("In", "NotIn"):
+        if values:
+            return []
+        message = "must be specified when `operator` is 'In' or 'NotIn'"
+        return [required((*path, "values"), message)]
+    if operator in ("Exists", "DoesNotExist"):
+        if not values:
+            return []
+        message = "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
+        return [forbidden((*path, "values"), message)]
+    return None
+
+
+def validate_label_values(values: list[Any], path: Path) -> list[FieldError]:
+    """Each of a requirement's values a label value."""
+    return [
+        invalid((*path, index), value, message)
+        for index, value in enumerate(values)
+        for message in label_value_errors(value)
+    ]
 
 
 def validate_label_selector(

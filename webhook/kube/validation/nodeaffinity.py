@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from webhook.kube.validation.field import FieldError, Path, forbidden, invalid, required
+from webhook.kube.validation.field import FieldError, Path, invalid, required
 from webhook.kube.validation.meta import (
-    label_value_errors,
     mapping,
     sequence,
+    set_operator_errors,
     text,
     validate_label_name,
+    validate_label_values,
 )
 from webhook.kube.validation.names import is_dns1123_subdomain, is_int, parse_int
 
@@ -26,39 +27,19 @@ from webhook.kube.validation.names import is_dns1123_subdomain, is_int, parse_in
 def validate_node_selector_requirement(
     requirement: Mapping[str, Any], path: Path, allow_invalid_label_value: bool = False
 ) -> list[FieldError]:
-    errors: list[FieldError] = []
     operator = text(requirement, "operator")
     values = sequence(requirement.get("values"))
-    if operator in ("In", "NotIn"):
-        if not values:
-            errors.append(
-                required((*path, "values"), "must be specified when `operator` is 'In' or 'NotIn'")
-            )
-    elif operator in ("Exists", "DoesNotExist"):
-        if values:
-            errors.append(
-                forbidden(
-                    (*path, "values"),
-                    "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
-                )
-            )
-    elif operator in ("Gt", "Lt"):
+    errors = set_operator_errors(operator, values, path)
+    if errors is None and operator in ("Gt", "Lt"):
+        errors = []
         if len(values) != 1:
-            errors.append(
-                required(
-                    (*path, "values"),
-                    "must be specified single value when `operator` is 'Lt' or 'Gt'",
-                )
-            )
-    else:
-        errors.append(invalid((*path, "operator"), operator, "not a valid selector operator"))
+            message = "must be specified single value when `operator` is 'Lt' or 'Gt'"
+            errors.append(required((*path, "values"), message))
+    elif errors is None:
+        errors = [invalid((*path, "operator"), operator, "not a valid selector operator")]
     errors += validate_label_name(text(requirement, "key"), (*path, "key"))
     if not allow_invalid_label_value:
-        for index, value in enumerate(values):
-            errors += [
-                invalid((*path, "values", index), value, message)
-                for message in label_value_errors(value)
-            ]
+        errors += validate_label_values(values, (*path, "values"))
     return errors
 
 
@@ -90,12 +71,7 @@ def validate_node_selector_requirement_for_scheduler(
                         "for 'Gt', 'Lt' operators, the value must be an integer",
                     )
                 )
-    for index, value in enumerate(values):
-        errors += [
-            invalid((*path, "values", index), value, message)
-            for message in label_value_errors(value)
-        ]
-    return errors
+    return errors + validate_label_values(values, (*path, "values"))
 
 
 def validate_node_field_selector_requirement(

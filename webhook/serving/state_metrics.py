@@ -1,0 +1,158 @@
+"""Metrics read at scrape time from what the server keeps anyway: the policy store, the
+certificate in use, the webhook port's connections and the namespace view. Those modules need
+no knowledge of Prometheus."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Protocol
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from webhook.engine import CompiledPolicySet
+from webhook.policy import PolicyStore
+from webhook.serving.connections import ConnectionCount
+from webhook.serving.tls import LoadedCertificate
+
+PREFIX = "placement_webhook"
+
+
+class NamespaceSource(Protocol):
+    """What the metrics read from the namespace view (webhook.namespaces.NamespaceView)."""
+
+    @property
+    def synced(self) -> bool: ...
+
+    def __len__(self) -> int: ...
+
+    relists: int
+    unknown_answers: int
+
+
+class CertificateSource(Protocol):
+    """What the metrics read from the certificate reloader (webhook.tls.CertificateReloader)."""
+
+    current: LoadedCertificate
+    reloads: int
+    failures: int
+    last_error: str | None
+
+
+class CertificateCollector:
+    """The serving certificate's expiry and reloads, read when Prometheus scrapes: a refused
+    renewal keeps the old certificate serving until it expires, and then every call fails."""
+
+    def __init__(self, source: CertificateSource) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        source = self.source
+        yield GaugeMetricFamily(
+            f"{PREFIX}_certificate_expiry_timestamp_seconds",
+            "When the serving certificate in use expires (Unix time).",
+            value=datetime.fromisoformat(source.current.not_after).timestamp(),
+        )
+        reloads = CounterMetricFamily(
+            f"{PREFIX}_certificate_reloads",
+            "Serving certificate reloads by result; a refused pair keeps the current one.",
+            labels=["result"],
+        )
+        reloads.add_metric(["success"], float(source.reloads))
+        reloads.add_metric(["failure"], float(source.failures))
+        yield reloads
+        yield GaugeMetricFamily(
+            f"{PREFIX}_certificate_reload_failing",
+            "1 while the certificate files on disk are refused (the current one keeps serving).",
+            value=0.0 if source.last_error is None else 1.0,
+        )
+
+
+class StateCollector:
+    """Series read from the store, the namespace view and the connection count when
+    Prometheus scrapes."""
+
+    def __init__(
+        self,
+        store: PolicyStore[CompiledPolicySet],
+        namespaces: NamespaceSource | None,
+        connections: ConnectionCount | None = None,
+    ) -> None:
+        self.store = store
+        self.namespaces = namespaces
+        self.connections = connections
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._policy_series()
+        yield from self._connection_series()
+        yield from self._namespace_series()
+
+    def _policy_series(self) -> Iterator[Metric]:
+        source = self.store.source
+        info = GaugeMetricFamily(
+            f"{PREFIX}_policy_set_info",
+            "The policy set in force: its hash (digest label) is the value 1.",
+            labels=["digest"],
+        )
+        info.add_metric([source.digest], 1.0)
+        yield info
+        yield GaugeMetricFamily(
+            f"{PREFIX}_policies_loaded",
+            "Number of policies in the set in force.",
+            value=len(source.policies),
+        )
+        reloads = CounterMetricFamily(
+            f"{PREFIX}_policy_reloads",
+            "Policy reloads by result; a failed reload keeps the last good set serving.",
+            labels=["result"],
+        )
+        for result in ("success", "failure"):
+            reloads.add_metric([result], float(self.store.reloads.get(result, 0)))
+        yield reloads
+        yield GaugeMetricFamily(
+            f"{PREFIX}_policy_reload_failing",
+            "1 while the policy files on disk are refused (the last good set keeps serving).",
+            value=0.0 if self.store.last_error is None else 1.0,
+        )
+
+    def _namespace_series(self) -> Iterator[Metric]:
+        view = self.namespaces
+        if view is None:
+            return
+        yield GaugeMetricFamily(
+            f"{PREFIX}_namespace_view_synced",
+            "1 when the namespace label view follows the apiserver; 0 when it is not yet "
+            "listed or its watch broke (namespaceSelector clauses then do not match).",
+            value=1.0 if view.synced else 0.0,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_namespace_view_namespaces",
+            "Namespaces held in the namespace label view.",
+            value=len(view),
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_namespace_view_relists",
+            "Full lists of Namespaces (at start, after a broken watch or 410 Gone).",
+            value=view.relists,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_namespace_labels_unknown",
+            "Reviews answered without their namespace's labels (view not synced, or the "
+            "namespace not yet seen).",
+            value=view.unknown_answers,
+        )
+
+    def _connection_series(self) -> Iterator[Metric]:
+        count = self.connections
+        if count is None:
+            return
+        yield GaugeMetricFamily(
+            f"{PREFIX}_connections_open",
+            "Connections open on the webhook port, TLS handshakes in progress included.",
+            value=count.open,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_connections_refused",
+            "New connections closed at once because --max-connections were open.",
+            value=count.refused,
+        )
