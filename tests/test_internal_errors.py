@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from tests.pods import shipped
+from tests.pods import compiled, policy, shipped, toleration
 from tests.reviews import check_response, gpu_pod, internal_errors, review
 from webhook.serving.admission import handle
 
@@ -45,3 +45,24 @@ def test_the_same_review_without_the_failure_is_patched() -> None:
     answer, outcome = handle(shipped(), json.dumps(review(gpu_pod())).encode())
     check_response(json.loads(answer)["response"])
     assert outcome.result == "patched"
+
+
+def test_an_answer_that_cannot_be_encoded_admits_the_pod_unchanged() -> None:
+    """Everything after parsing is inside the guard, encoding the answer included: a value
+    JSON cannot carry (an integer beyond 64 bits, which the policy loader refuses; here put
+    into a compiled policy behind the loader's back) fails the encoding, and the pod is still
+    answered, unchanged, with the words."""
+    spot = toleration("example.com/spot", effect="NoExecute")
+    policies = compiled(policy("tolerate", {"tolerations": [spot]}))
+    (addition,) = policies.policies[0].additions
+    addition.rule[0]["tolerationSeconds"] = 2**70
+    answer, outcome = handle(policies, json.dumps(review(gpu_pod())).encode())
+    response = json.loads(answer)["response"]
+    assert response["allowed"] is True
+    assert "patch" not in response
+    assert internal_errors(response) == [
+        "pod-placement-webhook: internal error, pod admitted unchanged"
+    ]
+    assert outcome.result == "error"
+    assert outcome.applied == []
+    assert outcome.errors and "Integer exceeds 64-bit range" in outcome.errors[0]

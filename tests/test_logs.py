@@ -68,7 +68,8 @@ def test_the_review_line_holds_no_pod_content(tmp_path: Path):
     for review in reviews(lines):
         assert set(review) == {
             "time", "level", "logger", "msg", "uid", "namespace", "pod", "result",
-            "policies", "audited", "failed", "refused", "patch_ops", "warnings", "duration_ms",
+            "policies", "audited", "failed", "refused", "invalid", "patch_ops", "warnings",
+            "duration_ms",
         }  # fmt: skip
 
 

@@ -10,7 +10,14 @@ from typing import Any
 from webhook import patch
 from webhook.kube.pod import NODE_AFFINITY, node_selector, node_selector_terms
 from webhook.kube.scheduling import Node, requirements, why_not
-from webhook.match.clauses import Check, Failure, compile_match, fixed, glob_matcher
+from webhook.match.clauses import (
+    Check,
+    Failure,
+    compile_match,
+    fixed,
+    glob_matcher,
+    match_reads,
+)
 from webhook.match.index import PolicyIndex
 from webhook.mutations import KINDS, MutationKind
 from webhook.mutations.kind import Context, Patching
@@ -47,6 +54,7 @@ class CompiledPolicy:
     pools: tuple[int, ...] = ()  # indexes of the set's pools the policy places on
     chooses_nodes: bool = False  # it can add tolerations or node affinity (see the guard)
     pool_only: bool = False  # and only through `pool`/`pools`
+    depends: frozenset[str] = frozenset()  # the pod facts what it adds depends on
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,10 @@ def compile_policy(
 ) -> CompiledPolicy:
     spec = policy.spec
     excludes = tuple(
-        (fixed(f"exclude[{i}]", f"excluded by exclude[{i}]"), compile_match(e, f"exclude[{i}]"))
+        (
+            fixed(f"exclude[{i}]", f"excluded by exclude[{i}]", match_reads(e)),
+            compile_match(e, f"exclude[{i}]"),
+        )
         for i, e in enumerate(spec.exclude)
     )
     additions = tuple(
@@ -119,6 +130,7 @@ def compile_policy(
         spec.match,
         chooses_nodes=any(chooses_nodes(a.kind) for a in additions),
         pool_only=all(bool(a.kind.parts) for a in additions if chooses_nodes(a.kind)),
+        depends=frozenset().union(*(a.kind.depends for a in additions)),
     )
 
 

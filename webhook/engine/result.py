@@ -59,6 +59,9 @@ class Result:
     audited: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # placement not added: it fit no pool
+    invalid: list[str] = field(default_factory=list)  # not applied: the apiserver would refuse
+    # The policies that changed the pod, earlier calls' first (its provenance annotation).
+    provenance: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[str]:

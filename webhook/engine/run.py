@@ -15,11 +15,19 @@ from webhook import patch
 from webhook.engine.compile import BUILDERS, Builder, CompiledPolicy, CompiledPolicySet
 from webhook.engine.result import Additions, PolicyOutcome, Result
 from webhook.kube.pod import annotations_of
+from webhook.kube.validation import dotted
 from webhook.match.clauses import Failure, first_failure
 from webhook.match.facts import PodFacts
+from webhook.mutations.annotations import exceeds_annotation_limit
 from webhook.mutations.kind import Conflict, Items, MutationKind
 
 WARNING_LIMIT = 120  # characters; the Kubernetes docs advise short warnings
+# Passes over the policies: a chain of policies each matching on what a later one adds needs
+# one per link; each pass after the first runs only the policies another one's additions
+# concern.
+MAX_PASSES = 8
+DONE: frozenset[str] = frozenset()  # what can change the verdict of a policy that is done
+NEW = (-1, DONE)  # a policy not run yet: a candidate now, by a label another policy added
 # Kueue adds its ResourceFlavor's nodeSelector at admission; a required node affinity added
 # here is ANDed with it and can name another pool (webhook.kube.kueue).
 KUEUE_PLACES = "managed by Kueue: its ResourceFlavor places it"
@@ -40,6 +48,18 @@ class Run:
     outcomes: list[PolicyOutcome] = field(default_factory=list)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)  # (noun, key) -> policy
     refused: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+    provenance: list[str] = field(default_factory=list)  # the policies the pod's annotation lists
+    # The fixed point: the stale facts of each commit in order; per policy, len(changed) when
+    # it last ran and the facts that could change its verdict (none once it is done: applied,
+    # audited, failed or refused); whether one ran twice.
+    changed: list[set[str]] = field(default_factory=list)
+    tried: dict[str, tuple[int, frozenset[str]]] = field(default_factory=dict)
+    retried: bool = False
+
+    def candidates(self) -> list[CompiledPolicy]:
+        """The policies the index offers for the pod as it is now."""
+        return self.compiled.candidates(self.facts.namespace, self.facts.labels)
 
 
 @dataclass(slots=True)
@@ -51,6 +71,7 @@ class Computed:
     ops: list[patch.Op]
     pod: patch.Doc
     stale: set[str]
+    refused_by_apiserver: str | None = None  # the first rule its additions would break
 
 
 def mutate(
@@ -65,27 +86,27 @@ def mutate(
 ) -> Result:
     """Run every policy on `pod` and return the patch that applies their additions.
 
+    Policies run in order, then again while one that did not apply may now (a fixed point:
+    when the apiserver reinvokes the webhook, nothing more is added whatever the order).
     `explain`: report every policy, matched or not. `guard` False lets a placement that fits
     no pool through, and `place` False adds no placement at all (the placement proof compares
     the two)."""
     run = start(compiled, pod, namespace, namespace_labels)
     if not place:
         run.placement_blocked = "placement not asked for"
-    for policy in (
-        compiled.policies if explain else compiled.candidates(namespace, run.facts.labels)
-    ):
-        failure = match_policy(policy, run.facts)
-        if failure is not None:
-            if explain:
-                reason = failure.describe(run.facts)
-                outcome = PolicyOutcome(policy.name, policy.mode, False, failure.clause, reason)
-                run.outcomes.append(outcome)
-            continue
-        computed = run_policy(run, policy)
-        if computed is not None and guard and run.compiled.pools:
-            computed = keep_runnable(run, policy, computed)
-        if computed is not None and computed.additions:
-            commit(run, policy, computed)
+    policies = list(compiled.policies if explain else run.candidates())
+    for _ in range(MAX_PASSES):
+        commits = len(run.changed)
+        for policy in policies:
+            try_policy(run, policy, explain, guard)
+        policies = to_try_again(run, policies, commits, explain)
+        if not policies:
+            break
+    else:
+        run.warnings.append(f"policies still adding after {MAX_PASSES} passes: stopped")
+    if run.retried:  # outcomes in the order of the set
+        position = {p.name: p.position for p in compiled.policies}
+        run.outcomes.sort(key=lambda o: position[o.name])
     add_provenance(run, compiled.settings.annotation_key)
     return Result(
         run.ops,
@@ -96,7 +117,55 @@ def mutate(
         run.audited,
         run.errors,
         run.refused,
+        run.invalid,
+        run.provenance,
     )
+
+
+def to_try_again(
+    run: Run, policies: list[CompiledPolicy], commits: int, explain: bool
+) -> list[CompiledPolicy]:
+    """After a pass that changed the pod: the policies whose match, or whose additions, the
+    changes since they last ran may decide otherwise; and, when a label changed, those the
+    label index now offers."""
+    if len(run.changed) == commits:
+        return []  # a pass that changed nothing: the fixed point
+    # since[i]: the facts changed by commit i and after it.
+    since: list[set[str]] = [set()] * (len(run.changed) + 1)
+    for i in range(len(run.changed) - 1, -1, -1):
+        since[i] = since[i + 1] | run.changed[i]
+    if not explain and "labels" in since[commits]:
+        policies = run.candidates()
+    tried = run.tried
+    again = []
+    for policy in policies:
+        mark, reads = tried.get(policy.name, NEW)
+        if mark < 0 or not reads.isdisjoint(since[mark]):
+            again.append(policy)
+    return again
+
+
+def try_policy(run: Run, policy: CompiledPolicy, explain: bool, guard: bool) -> None:
+    """Match one policy and apply what it adds. Done, never run again in this review: applied,
+    audited, failed, or refused by the guard or the apiserver's rules."""
+    name = policy.name
+    if name in run.tried:
+        run.retried = True
+        run.outcomes = [o for o in run.outcomes if o.name != name]
+    failure = match_policy(policy, run.facts)
+    run.tried[name] = (len(run.changed), policy.depends if failure is None else failure.reads)
+    if failure is not None:
+        if explain:
+            reason = failure.describe(run.facts)
+            run.outcomes.append(PolicyOutcome(name, policy.mode, False, failure.clause, reason))
+        return
+    computed = run_policy(run, policy)
+    if computed is not None and guard and run.compiled.pools:
+        computed = keep_runnable(run, policy, computed)
+    if computed is not None and computed.additions:
+        commit(run, policy, computed)
+    if computed is None or computed.additions or name in run.refused:
+        run.tried[name] = (0, DONE)
 
 
 def start(
@@ -143,6 +212,9 @@ def run_policy(run: Run, policy: CompiledPolicy) -> Computed | None:
         run.warnings.append(short(f"policy {policy.name} skipped: internal error"))
         return None
     outcome.additions = computed.additions
+    if computed.refused_by_apiserver is not None:
+        refuse_invalid(run, policy, outcome, computed.refused_by_apiserver)
+        return None
     if computed.conflicts:
         report_conflicts(run, policy.name, outcome, computed.conflicts)
     return computed
@@ -169,7 +241,12 @@ def compute(policy: CompiledPolicy, facts: PodFacts, placement: bool) -> Compute
 
 
 def add_items(computed: Computed, kind: MutationKind[Any], items: Items, build: Builder) -> None:
-    ops, computed.pod = build(computed.pod, kind.path, items)
+    before = computed.pod
+    ops, computed.pod = build(before, kind.path, items)
+    if computed.refused_by_apiserver is None:
+        errors = kind.check(items, before, computed.pod)
+        if errors:
+            computed.refused_by_apiserver = f"{dotted(errors[0].path)}: {errors[0].body()}"
     computed.ops += ops
     computed.additions.by_kind.append((kind, items))
     computed.stale.update(kind.stale)
@@ -203,6 +280,14 @@ def keep_runnable(run: Run, policy: CompiledPolicy, computed: Computed) -> Compu
     return kept
 
 
+def refuse_invalid(run: Run, policy: CompiledPolicy, outcome: PolicyOutcome, why: str) -> None:
+    """The last line of defence: kube-apiserver would refuse the pod with this policy's
+    additions (HTTP 422, whatever the failurePolicy), so the pod is admitted without them."""
+    run.invalid.append(policy.name)
+    run.warnings.append(short(f"policy {policy.name} not applied: the apiserver would refuse it"))
+    outcome.notes.append(f"not applied: the apiserver would refuse the pod ({why})")
+
+
 def report_conflicts(
     run: Run, name: str, outcome: PolicyOutcome, conflicts: list[Conflict]
 ) -> None:
@@ -231,19 +316,25 @@ def commit(run: Run, policy: CompiledPolicy, computed: Computed) -> None:
                 run.owners.setdefault((kind.noun, key), policy.name)
     run.ops += computed.ops
     run.applied.append(policy.name)
+    run.changed.append(computed.stale)
     run.facts.advance(computed.pod, computed.stale)
 
 
 def add_provenance(run: Run, key: str) -> None:
     """Name the policies that changed the pod, after those an earlier call named (the
-    apiserver reinvokes webhooks)."""
+    apiserver reinvokes webhooks). Not added when it would take the pod's annotations past
+    the apiserver's total size limit."""
     if not run.applied:
         return
     pod = run.facts.pod
     listed = [n for n in str(annotations_of(pod).get(key) or "").split(",") if n]
-    names = listed + [n for n in run.applied if n not in listed]
+    run.provenance = listed + [n for n in run.applied if n not in listed]
+    value = ",".join(run.provenance)
+    if exceeds_annotation_limit(pod, key, value):
+        run.warnings.append(short(f"annotation {key} not added: the pod's annotations are full"))
+        return
     try:
-        ops, pod = patch.set_keys(pod, ("metadata", "annotations"), {key: ",".join(names)})
+        ops, pod = patch.set_keys(pod, ("metadata", "annotations"), {key: value})
     except patch.PatchError as exc:
         run.warnings.append(short(f"annotation {key} not added: {exc}"))
         return

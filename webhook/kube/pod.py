@@ -51,10 +51,13 @@ def annotations_of(pod: Pod) -> Mapping[str, Any]:
     return _map(metadata(pod).get("annotations"))
 
 
+DISPLAY_NAME_CHARS = 253  # a valid name is never longer; a bigger one is cut for logs
+
+
 def display_name(pod: Pod) -> str:
     meta = metadata(pod)
-    name = meta.get("name") or meta.get("generateName") or ""
-    return str(name)
+    name = str(meta.get("name") or meta.get("generateName") or "")
+    return name if len(name) <= DISPLAY_NAME_CHARS else name[:DISPLAY_NAME_CHARS] + "..."
 
 
 def controller_owner(pod: Pod) -> Mapping[str, Any] | None:

@@ -22,14 +22,20 @@ from webhook.policy.model import LabelSelector, MatchSpec
 @dataclass(frozen=True)
 class Failure:
     """A clause that does not hold: `clause` as written in the policy; `describe(facts)` says
-    why, for people."""
+    why, for people; `reads` the pod facts (webhook.match.facts.FACTS) it reads: while none of
+    them changes, it still does not hold (another policy's additions can change them)."""
 
     clause: str
     describe: Callable[[PodFacts], str]
+    reads: frozenset[str] = frozenset()
 
 
-def fixed(clause: str, message: str) -> Failure:
-    return Failure(clause, lambda facts: message)
+def fixed(clause: str, message: str, reads: frozenset[str] = frozenset()) -> Failure:
+    return Failure(clause, lambda facts: message, reads)
+
+
+def reading(*facts: str) -> frozenset[str]:
+    return frozenset(facts)
 
 
 Check = Callable[[PodFacts], Failure | None]
@@ -67,11 +73,10 @@ def compile_selector(selector: LabelSelector) -> Callable[[Mapping[str, Any]], s
     return check
 
 
-def _on_map(
-    clause: str, prefix: str, selector: LabelSelector, read: Callable[[PodFacts], Any]
-) -> Check:
+def _on_map(clause: str, prefix: str, selector: LabelSelector, fact: str) -> Check:
     on_values = compile_selector(selector)
-    failure = Failure(clause, lambda f: prefix + (on_values(read(f)) or ""))
+    read = operator.attrgetter(fact)
+    failure = Failure(clause, lambda f: prefix + (on_values(read(f)) or ""), reading(fact))
     return lambda f: None if on_values(read(f)) is None else failure
 
 
@@ -80,15 +85,30 @@ def compile_match(spec: MatchSpec, where: str = "match") -> list[Check]:
     checks = _namespace_checks(spec, where)
     if spec.pod_selector is not None:
         clause = f"{where}.podSelector"
-        checks.append(_on_map(clause, "label ", spec.pod_selector, lambda f: f.labels))
+        checks.append(_on_map(clause, "label ", spec.pod_selector, "labels"))
     if spec.annotation_selector is not None:
         clause = f"{where}.annotationSelector"
-        checks.append(_on_map(clause, "annotation ", spec.annotation_selector,
-                              lambda f: f.annotations))  # fmt: skip
+        checks.append(_on_map(clause, "annotation ", spec.annotation_selector, "annotations"))
     checks += _pod_checks(spec, where)
     if spec.namespace_selector is not None:
         checks.append(_namespace_labels_check(spec.namespace_selector, where))
     return checks
+
+
+def match_reads(spec: MatchSpec) -> frozenset[str]:
+    """The pod facts (webhook.match.facts.FACTS) the checks of `spec` read: what an exclude
+    that held reads."""
+    read = {
+        "labels": spec.pod_selector is not None,
+        "annotations": spec.annotation_selector is not None,
+        "owner_kinds": bool(spec.owner_kinds),
+        "workload": bool(spec.workloads),
+        "resources": bool(spec.requests),
+        "extended": spec.extended_resources is not None,
+        "own_placement": spec.placement != "any",
+        "queued": spec.queued is not None,
+    }
+    return frozenset(name for name, reads in read.items() if reads)
 
 
 def _namespace_checks(spec: MatchSpec, where: str) -> list[Check]:
@@ -117,18 +137,23 @@ def _pod_checks(spec: MatchSpec, where: str) -> list[Check]:
         other_owner = Failure(
             f"{where}.ownerKinds",
             lambda f: f"owner {f.owner_kinds[1] or 'none'} not in {kinds_shown}",
+            reading("owner_kinds"),
         )
         checks.append(lambda f: None if kinds.intersection(f.owner_kinds) else other_owner)
     if spec.workloads:
         workloads = frozenset(spec.workloads)
         workloads_shown = str(sorted(workloads))
         other_workload = Failure(
-            f"{where}.workloads", lambda f: f"workload {f.workload} not in {workloads_shown}"
+            f"{where}.workloads",
+            lambda f: f"workload {f.workload} not in {workloads_shown}",
+            reading("workload"),
         )
         checks.append(lambda f: None if f.workload in workloads else other_workload)
     if spec.requests:
         wanted = frozenset(spec.requests)
-        no_request = fixed(f"{where}.requests", f"requests none of {sorted(wanted)}")
+        no_request = fixed(
+            f"{where}.requests", f"requests none of {sorted(wanted)}", reading("resources")
+        )
         checks.append(lambda f: None if wanted.intersection(f.resources) else no_request)
     if spec.extended_resources is not None:
         checks.append(_extended_check(spec.extended_resources, f"{where}.extendedResources"))
@@ -141,9 +166,11 @@ def _pod_checks(spec: MatchSpec, where: str) -> list[Check]:
 
 def _extended_check(want: bool, clause: str) -> Check:
     if want:
-        none_requested = fixed(clause, "requests no extended resource")
+        none_requested = fixed(clause, "requests no extended resource", reading("extended"))
         return lambda f: None if f.extended else none_requested
-    some_requested = Failure(clause, lambda f: f"requests extended resources {sorted(f.extended)}")
+    some_requested = Failure(
+        clause, lambda f: f"requests extended resources {sorted(f.extended)}", reading("extended")
+    )
     return lambda f: some_requested if f.extended else None
 
 
@@ -157,7 +184,7 @@ YES_NO_FACTS = {
 def _fact_check(name: str, want: bool, clause: str) -> Check:
     """A clause that holds when a yes/no fact of the pod is `want`."""
     fact = operator.attrgetter(name)
-    when_true, when_false = (fixed(clause, text) for text in YES_NO_FACTS[name])
+    when_true, when_false = (fixed(clause, text, reading(name)) for text in YES_NO_FACTS[name])
     if want:
         return lambda f: None if fact(f) else when_false
     return lambda f: when_true if fact(f) else None

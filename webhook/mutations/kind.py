@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from webhook.kube.pod import Pod
+from webhook.kube.validation import FieldError
 from webhook.match.facts import PodFacts
 from webhook.policy.model import Mutations
 from webhook.policy.pools import NodePool
@@ -60,6 +61,10 @@ def _no_keys(items: Items) -> Iterable[str]:
     return ()
 
 
+def _no_check(items: Items, before: Pod, after: Pod) -> list[FieldError]:
+    return []
+
+
 @dataclass(frozen=True)
 class MutationKind(Generic[R]):
     name: str  # as written in a policy's `add`: "nodeAffinity.required"
@@ -77,6 +82,15 @@ class MutationKind(Generic[R]):
     keys: Callable[[Items], Iterable[str]] = field(default=_no_keys)  # keys it sets, for owners
     shown: Callable[[Items], Items] = field(default=_identity)  # its items as people read them
     parts: tuple[MutationKind[Any], ...] = ()  # Patching.COMPOSED: the kinds it is made of
+    # The PodFacts what it adds depends on, beyond the fields it adds to (which policies only
+    # add to): a policy that added nothing runs again when another's additions change them.
+    depends: frozenset[str] = frozenset()
+    # kube-apiserver's rules (webhook.kube.validation) on what its additions do to the pod
+    # around them, `before` and `after` the policy: the values a policy adds were checked at
+    # load with the same rules, but a valid value can still break the pod it joins (the
+    # annotations' total size, a spread constraint's pair). A policy whose additions fail it
+    # is not applied to the pod.
+    check: Callable[[Items, Pod, Pod], list[FieldError]] = field(default=_no_check)
 
     @property
     def shown_as(self) -> str:
@@ -109,7 +123,11 @@ def missing_by_key(
 
 
 def keyed_kind(
-    name: str, noun: str, path: tuple[str, ...], stale: frozenset[str]
+    name: str,
+    noun: str,
+    path: tuple[str, ...],
+    stale: frozenset[str],
+    check: Callable[[Items, Pod, Pod], list[FieldError]] = _no_check,
 ) -> MutationKind[Any]:
     """A kind that adds keys to one of the pod's metadata maps (labels, annotations): a key is
     added when the pod lacks it; the pod's own value always wins."""
@@ -131,4 +149,5 @@ def keyed_kind(
         missing=missing,
         noun=noun,
         keys=list,
+        check=check,
     )

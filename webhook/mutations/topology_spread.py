@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from webhook.kube.pod import Pod, spec
+from webhook.kube.validation import FieldError, validate_topology_spread_constraints
 from webhook.match.facts import PodFacts
 from webhook.mutations.kind import (
     Conflict,
@@ -42,6 +43,22 @@ def _missing(
     return [constraint for _, constraint in added], conflicts
 
 
+def _check(items: Items, before: Pod, after: Pod) -> list[FieldError]:
+    """The whole list after, as pairs are unique across the pod's and ours; errors the pod's
+    own list already had are not ours."""
+    path = ("spec", "topologySpreadConstraints")
+    errors = validate_topology_spread_constraints(_listed(after), path)
+    if not errors:
+        return []
+    had = {(e.path, e.kind) for e in validate_topology_spread_constraints(_listed(before), path)}
+    return [e for e in errors if (e.path, e.kind) not in had]
+
+
+def _listed(pod: Pod) -> list[Any]:
+    found = spec(pod).get("topologySpreadConstraints")
+    return found if isinstance(found, list) else []
+
+
 KIND = MutationKind(
     name="topologySpreadConstraints",
     reads=("topology_spread_constraints",),
@@ -53,4 +70,5 @@ KIND = MutationKind(
     missing=_missing,
     noun=WHAT,
     keys=lambda items: [_pair(c) for c in items],
+    check=_check,
 )

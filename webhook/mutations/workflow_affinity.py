@@ -43,4 +43,5 @@ KIND = MutationKind(
     stale=frozenset(),  # pod affinity is not what "own placement" reads
     compile=_compile,
     missing=_missing,
+    depends=frozenset({"labels"}),  # the term carries the pod's workflow label value
 )

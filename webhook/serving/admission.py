@@ -66,6 +66,7 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # policies skipped on an error
     refused: list[str] = field(default_factory=list)  # placements dropped: no pool would fit
+    invalid: list[str] = field(default_factory=list)  # not applied: the apiserver would refuse
     patch_ops: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -153,22 +154,32 @@ def review_pod(
     review: Review,
     namespace_labels: NamespaceLabels | None = None,
 ) -> tuple[bytes, Outcome]:
-    """Answer one parsed review. Never raises: an internal failure admits the pod unchanged."""
+    """Answer one parsed review. Never raises: an internal failure anywhere after parsing (the
+    engine, the namespace view, encoding the answer) admits the pod unchanged, with a warning."""
     pod = review.object or {}
     outcome = Outcome(review.uid, review.namespace, display_name(pod), "skipped")
     if not review.mutates:
         return response_body(review), outcome
     try:
-        labels, unsynced = (
-            (None, None) if namespace_labels is None else namespace_labels(review.namespace)
-        )
-        result: Result = mutate(policies, pod, review.namespace, labels)
+        return _answer(policies, review, namespace_labels, outcome)
     except Exception as exc:  # the last guard: a bug here must not block pod creation
         log.exception("review failed, pod admitted unchanged", extra={"uid": review.uid})
-        outcome.result = "error"
-        outcome.errors.append(f"{type(exc).__name__}: {exc}")
+        fresh = Outcome(review.uid, review.namespace, outcome.name, "error")
+        fresh.errors.append(f"{type(exc).__name__}: {exc}")
         warning = "pod-placement-webhook: internal error, pod admitted unchanged"
-        return response_body(review, warnings=[warning]), outcome
+        return response_body(review, warnings=[warning]), fresh
+
+
+def _answer(
+    policies: CompiledPolicySet,
+    review: Review,
+    namespace_labels: NamespaceLabels | None,
+    outcome: Outcome,
+) -> tuple[bytes, Outcome]:
+    labels, unsynced = (
+        (None, None) if namespace_labels is None else namespace_labels(review.namespace)
+    )
+    result: Result = mutate(policies, review.object or {}, review.namespace, labels)
     warnings = list(result.warnings)
     if unsynced and any(p.policy.spec.match.namespace_selector for p in policies.policies):
         warnings.append(unsynced)
@@ -177,10 +188,13 @@ def review_pod(
     outcome.applied, outcome.audited, outcome.errors = result.applied, result.audited, result.errors
     outcome.failed = result.failed
     outcome.refused = result.refused
+    outcome.invalid = result.invalid
     outcome.patch_ops = len(result.ops)
     outcome.warnings = warnings
     outcome.result = "patched" if result.ops else "unchanged"
-    audit = {AUDIT_KEY: ",".join(result.applied)} if result.applied else {}
+    # The same value on every call that changes the pod: the apiserver keeps an audit
+    # annotation's first value for a request and refuses (and logs) another.
+    audit = {AUDIT_KEY: ",".join(result.provenance)} if result.applied else {}
     if result.audited:
         audit[AUDITED_KEY] = ",".join(result.audited)
     return response_body(review, result.ops, warnings, audit), outcome

@@ -44,6 +44,7 @@ def log_review(outcome: Outcome, seconds: float) -> None:
             "audited": outcome.audited,
             "failed": outcome.failed,
             "refused": outcome.refused,
+            "invalid": outcome.invalid,
             "patch_ops": outcome.patch_ops,
             "warnings": len(outcome.warnings),
             "duration_ms": round(seconds * 1000, 3),

@@ -85,6 +85,11 @@ class Metrics:
             "Pods a policy's placement was not added to, because with it the pod would have "
             "fit none of the set's node pools (the pod was admitted with the rest).",
         )
+        self.invalid = self._counter(
+            "policy_invalid",
+            "Pods a policy was not applied to, because with its additions kube-apiserver would "
+            "have refused the pod (HTTP 422); the pod was admitted with the rest.",
+        )
         # Children looked up once: `labels()` costs more than the increment it leads to.
         self._children: dict[tuple[int, str], Any] = {}
         for result in RESULTS:
@@ -119,11 +124,15 @@ class Metrics:
             self._child(self.errors, name).inc()
         for name in outcome.refused:
             self._child(self.refused, name).inc()
+        for name in outcome.invalid:
+            self._child(self.invalid, name).inc()
 
     def _forget_unloaded(self, loaded: set[str]) -> None:
         """Drop the series of policies the set in force no longer has: a set renamed on every
         release would otherwise add its policies' series until the next restart."""
-        per_policy = {id(c): c for c in (self.patches, self.audits, self.errors, self.refused)}
+        per_policy = {
+            id(c): c for c in (self.patches, self.audits, self.errors, self.refused, self.invalid)
+        }
         for key in [k for k in self._children if k[0] in per_policy and k[1] not in loaded]:
             per_policy[key[0]].remove(key[1])
             del self._children[key]
@@ -139,6 +148,7 @@ class Metrics:
         for policy in self.store.current.policies:
             self._child(self.patches, policy.name)
             self._child(self.errors, policy.name)
+            self._child(self.invalid, policy.name)
             if self.store.current.pools:
                 self._child(self.refused, policy.name)
             if policy.policy.spec.mode == "audit":
