@@ -53,6 +53,11 @@ WHY = {
         "latency at a fixed concurrency is queueing: it grows with the cost per request, so "
         "it misses by about as much as throughput does."
     ),
+    "worst": (
+        "the cost is linear in the pod but each of the 36,000 terms is a Python loop step in "
+        "matching, planning and patching (a JSON Patch operation per term): about 16 µs a "
+        "term. Such a review runs on a thread, so other reviews and the probes go on."
+    ),
     "memory": "the Python runtime, FastAPI, uvicorn and pydantic come to most of the floor.",
     "burst": "see the failures listed under the burst table.",
 }
@@ -127,6 +132,7 @@ def targets(results: Results) -> list[tuple[str, str, str]]:
                     ),
                 )
             )
+    rows += _worst_targets(results)
     for workers in sorted({r.workers for r in results.https}):
         floor = _https(results, workers, "/floor", 16)
         hook = _https(results, workers, "/mutate", 16)
@@ -189,6 +195,37 @@ def targets(results: Results) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _worst_targets(results: Results) -> list[tuple[str, str, str]]:
+    """Linear cost: 8,000 extended resources at most 6x the cost of 2,000 and under 0.5 s;
+    a 3 MiB pod under 0.2 s."""
+    ms = {(r.shape, r.n): r.ms for r in results.worst}
+    rows = []
+    small, big = (
+        ms.get(("distinct extended resources", 2000)),
+        ms.get(("distinct extended resources", 8000)),
+    )
+    if small and big:
+        scale = big / small
+        rows.append(
+            (
+                "worst shape: 8,000 distinct extended resources at most 6x the cost of 2,000, "
+                "and under 0.5 s",
+                f"{big:.1f} ms vs {small:.1f} ms = {scale:.2f}x",
+                _verdict(scale <= 6 and big < 500, f"{scale:.1f}x, {big:.0f} ms", WHY["worst"]),
+            )
+        )
+    for row in results.worst:
+        if "3 MiB" in row.shape:
+            rows.append(
+                (
+                    f"a 3 MiB pod ({row.shape.split(' (')[0]}) under 0.2 s",
+                    f"{row.ms:.0f} ms for {row.body_bytes / 1024 / 1024:.2f} MiB",
+                    _verdict(row.ms < 200, f"{row.ms - 200:.0f} ms", WHY["worst"]),
+                )
+            )
+    return rows
+
+
 def _https(results: Results, workers: int, path: str, connections: int) -> HttpsRow | None:
     for row in results.https:
         if (row.workers, row.path, row.concurrency) == (workers, path, connections):
@@ -226,6 +263,7 @@ def write(results: Results, path: Path, figures: list[Path]) -> None:
         _table(["target", "measured", "verdict"], [list(r) for r in targets(results)]),
     ]
     parts += _engine_section(results)
+    parts += _worst_section(results)
     parts += _https_section(results)
     parts += _burst_section(results)
     parts += _memory_section(results)
@@ -267,6 +305,24 @@ def _engine_section(results: Results) -> list[str]:
         f"in each set: {sizes} (the shipped ones plus generated ones; see "
         "`bench/policies.py`).\n",
         _table(header, rows),
+    ]
+
+
+def _worst_section(results: Results) -> list[str]:
+    if not results.worst:
+        return []
+    rows = [
+        [r.shape, f"{r.n:,}", f"{r.body_bytes / 1024:.0f} KiB", f"{r.ms:.1f} ms"]
+        for r in results.worst
+    ]
+    return [
+        "## 1b. Worst shapes (in process)\n",
+        "CPU time of `admission.handle` for pods any pod author can send, at two sizes (the "
+        "second four times the first: linear cost means about 4x the time) and at the 3 MiB "
+        "body limit; the shipped policies plus one that mirrors the nodeSelector and adds a "
+        "required expression to every term (`bench/worst_shapes.py`). Bodies past 128 KiB are "
+        "reviewed on a thread, off the event loop.\n",
+        _table(["shape", "count", "body", "cost"], rows),
     ]
 
 

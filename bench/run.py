@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import engine_cost, pods, report
+from bench import engine_cost, pods, report, worst_shapes
 from bench.burst import BurstResult, run_burst
 from bench.https_load import HttpsRow, load_server, peak_rss
 from bench.plots import write_plots
@@ -64,6 +64,7 @@ QUICK = Profile(
 class Results:
     profile: Profile
     engine: list[engine_cost.EngineRow] = field(default_factory=list)
+    worst: list[worst_shapes.WorstRow] = field(default_factory=list)
     https: list[HttpsRow] = field(default_factory=list)
     bursts: dict[tuple[int, str], BurstResult] = field(default_factory=dict)  # (workers, path)
     # (policy set label, workers) -> (idle total, idle largest worker, load total, load worker)
@@ -82,6 +83,8 @@ def run(profile: Profile, out: Path, scratch: Path, install: bool) -> Results:
     results.engine = engine_cost.measure(
         profile.engine_seconds, profile.engine_repeats, profile.engine_sets
     )
+    _say(f"worst shapes: {len(worst_shapes.SHAPES)} shapes, and pods at the body limit")
+    results.worst = worst_shapes.measure(profile.engine_seconds, min(profile.engine_repeats, 3))
     results.wrk, results.wrk_note = find_wrk(install)
     if results.wrk is None:
         _say(f"warning: {results.wrk_note}")

@@ -297,3 +297,31 @@ def test_mirror_wins_over_a_routing_expression_on_the_same_key() -> None:
     assert result.warnings == [
         "policy route: required node affinity ng-name kept from policy mirror"
     ]
+
+
+AGAINST_THE_SELECTOR = {
+    # The pod's nodeSelector value decides, as the scheduler reads the expression against a
+    # node labelled with it (nodeaffinity.go: Gt/Lt parse the label as an integer).
+    "Gt below the pod's own value is added": ("cores", "16", expr("cores", "Gt", "8"), True),
+    "Gt above the pod's own value is not": ("cores", "16", expr("cores", "Gt", "32"), False),
+    "Lt against a non-integer value is not": ("cores", "many", expr("cores", "Lt", "8"), False),
+    "Exists on the pod's own key is added": ("gpu", "a100", expr("gpu", "Exists"), True),
+    "DoesNotExist on the pod's own key is not": ("gpu", "a100", expr("gpu", "DoesNotExist"), False),
+    "NotIn the pod's own value is not": ("gpu", "a100", expr("gpu", "NotIn", "a100"), False),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "wanted", "added"),
+    list(AGAINST_THE_SELECTOR.values()),
+    ids=list(AGAINST_THE_SELECTOR),
+)
+def test_an_expression_against_the_pods_own_node_selector_value(
+    key: str, value: str, wanted: dict[str, Any], added: bool
+) -> None:
+    """An expression the pod's own nodeSelector contradicts would leave the pod unschedulable:
+    it is not added, and the note says the pod's value was kept."""
+    result, after = mutated(requiring(wanted), pod(node_selector={key: value}))
+    assert required_terms_of(after) == ([[wanted]] if added else [])
+    kept = f"required node affinity {key}: the pod's own value kept"
+    assert (kept in notes(result)) is not added

@@ -9,8 +9,12 @@ from typing import Any
 
 import pytest
 
+from tests.pods import shipped
+from tests.reviews import gpu_pod
+from tests.reviews import review as admission_review
 from tests.scraping import client, gpu_step, plain_pod, pod_review, response_of, send
 from tests.servers import running_server
+from webhook.serving.admission import handle
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "s3cr3t-token-value"
@@ -87,3 +91,12 @@ def test_every_line_is_json(tmp_path: Path):
     for line in lines:
         assert {"time", "level", "logger", "msg"} <= set(line)
         assert not any("\033" in str(v) for v in line.values()), f"terminal colors: {line}"
+
+
+def test_a_huge_generate_name_is_cut_in_the_review_line() -> None:
+    """A 1 MiB generateName (the apiserver refuses it only after admission) would otherwise
+    be written on every review of it."""
+    pod = gpu_pod()
+    pod["metadata"] = {"generateName": "x" * (1024 * 1024)}
+    _, outcome = handle(shipped(), json.dumps(admission_review(pod)).encode())
+    assert outcome.name == "x" * 253 + "..."

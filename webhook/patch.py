@@ -126,12 +126,36 @@ def set_keys(doc: Doc, path: Sequence[Segment], entries: Mapping[str, Any]) -> t
 def append_each(
     doc: Doc, path: Sequence[Segment], plan: Sequence[tuple[Sequence[Segment], Sequence[Any]]]
 ) -> tuple[list[Op], Doc]:
-    """Append each list of `plan` at its sub-path under `path` (an empty sub-path: `path`)."""
+    """Append each list of `plan` at its sub-path under `path` (an empty sub-path: `path`).
+    Sub-paths into items of the list at `path` (`(3, "matchExpressions")`) copy that list
+    once, however many of its items change: linear in its length."""
+    if not all(sub_path and type(sub_path[0]) is int for sub_path, _ in plan):
+        ops: list[Op] = []
+        for sub_path, items in plan:
+            more, doc = append(doc, (*path, *sub_path), items)
+            ops += more
+        return ops, doc
+    return _append_into_items(doc, path, plan)
+
+
+def _append_into_items(
+    doc: Doc, path: Sequence[Segment], plan: Sequence[tuple[Sequence[Segment], Sequence[Any]]]
+) -> tuple[list[Op], Doc]:
+    depth, node = _first_missing(doc, path)
+    if depth < len(path) or type(node) is not list:
+        raise PatchError(f"{pointer(path)} is not a list")
+    base = pointer(path)
     ops: list[Op] = []
+    changed: dict[int, Any] = {}
     for sub_path, items in plan:
-        more, doc = append(doc, (*path, *sub_path), items)
+        index, rest = sub_path[0], sub_path[1:]
+        assert type(index) is int
+        item = changed[index] if index in changed else node[index]
+        more, changed[index] = append(item, rest, items)
+        for op in more:  # made here: its path can be completed in place
+            op["path"] = f"{base}/{index}{op['path']}"
         ops += more
-    return ops, doc
+    return ops, _replace_at(doc, path, lambda old: [changed.get(i, x) for i, x in enumerate(old)])
 
 
 def apply_ops(doc: Doc, ops: Sequence[Op]) -> dict[str, Any]:

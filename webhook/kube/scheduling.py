@@ -16,6 +16,7 @@ true, never as a reason the pod cannot run (`matchFields`, which names one node,
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from typing import Any, Literal
 from webhook.kube.pod import Pod, node_selector, node_selector_terms, tolerations
 
 BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
+MISSING_SHOWN = 5  # extended resources named in a Misfit; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,16 @@ class Requirements:
 
     selector: Mapping[str, Any]
     terms: list[Any]  # the required nodeSelectorTerms as they are
-    tolerations: list[Mapping[str, Any]]
+    # The tolerations by key ("" for those with none, which tolerate any key): a taint is
+    # checked against those that can tolerate it, not against every toleration of the pod.
+    tolerations: Mapping[str, list[Mapping[str, Any]]]
 
 
 def requirements(pod: Pod) -> Requirements:
-    return Requirements(node_selector(pod), node_selector_terms(pod), tolerations(pod))
+    by_key: dict[str, list[Mapping[str, Any]]] = {}
+    for toleration in tolerations(pod):
+        by_key.setdefault(str(toleration.get("key") or ""), []).append(toleration)
+    return Requirements(node_selector(pod), node_selector_terms(pod), by_key)
 
 
 def unmet_requirement(pod: Pod | Requirements, labels: Mapping[str, str]) -> str | None:
@@ -127,10 +134,12 @@ def untolerated_taint(
     pod: Pod | Requirements, taints: Sequence[tuple[str, str, str]]
 ) -> str | None:
     """The first NoSchedule or NoExecute taint no toleration of the pod tolerates."""
-    pod_tolerations = pod.tolerations if isinstance(pod, Requirements) else tolerations(pod)
+    by_key = (pod if isinstance(pod, Requirements) else requirements(pod)).tolerations
     for taint in taints:
-        if taint[2] in BLOCKING_EFFECTS and not any(tolerates(t, taint) for t in pod_tolerations):
-            key, value, effect = taint
+        key, value, effect = taint
+        if effect not in BLOCKING_EFFECTS:
+            continue
+        if not any(tolerates(t, taint) for t in (*by_key.get(key, ()), *by_key.get("", ()))):
             return f"{key}={value}:{effect}"
     return None
 
@@ -162,5 +171,7 @@ def why_not(pod: Pod | Requirements, node: Node, extended: Collection[str]) -> M
         return Misfit("taint", taint)
     missing = [r for r in extended if r not in node.extended_resources]
     if missing:
-        return Misfit("resources", ", ".join(sorted(missing)))
+        shown = heapq.nsmallest(MISSING_SHOWN, missing)  # not a sort of all the pod asks for
+        more = f" and {len(missing) - len(shown)} more" if len(missing) > len(shown) else ""
+        return Misfit("resources", ", ".join(shown) + more)
     return None

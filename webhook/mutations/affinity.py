@@ -10,7 +10,7 @@ only appends what each term is given.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,16 @@ def canonical(expr: Mapping[str, Any]) -> Canonical:
 def _expressions(term: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     found = term.get("matchExpressions")
     return [e for e in found if isinstance(e, Mapping)] if isinstance(found, list) else []
+
+
+def _on_keys(term: Mapping[str, Any], keys: Collection[str]) -> dict[Canonical, Mapping[str, Any]]:
+    """The term's expressions on `keys`, by what makes them equal: only those can equal or
+    contradict an expression on one of the keys (and a term can hold thousands)."""
+    return {
+        canonical(e): e
+        for e in _expressions(term)
+        if isinstance(key := e.get("key"), str) and key in keys
+    }
 
 
 def accepts(expr: Mapping[str, Any], value: Any) -> bool:
@@ -82,7 +92,9 @@ def accepted_expressions(
     pod: Pod, wanted: Iterable[Expression]
 ) -> tuple[list[Expression], list[Conflict]]:
     """The wanted expressions that some term lacks and that nothing the pod says contradicts."""
-    terms = [{canonical(e): e for e in _expressions(t)} for t in required_node_terms(pod)]
+    wanted = list(wanted)
+    keys = {e["key"] for e in wanted}
+    terms = [_on_keys(t, keys) for t in required_node_terms(pod)]
     selector = node_selector(pod)
     added: dict[Canonical, Expression] = {}
     conflicts: list[Conflict] = []
@@ -111,10 +123,11 @@ def term_plan(pod: Pod, exprs: Sequence[Expression]) -> list[tuple[tuple[Any, ..
     if not terms:
         return [((), [{"matchExpressions": list(exprs)}])] if exprs else []
     plan: list[tuple[tuple[Any, ...], list[Any]]] = []
+    keys = {e["key"] for e in exprs}
     for index, term in enumerate(terms):
         if not isinstance(term, Mapping):
             raise NotATerm(f"nodeSelectorTerms[{index}] is not an object")
-        present = {canonical(e) for e in _expressions(term)}
+        present = _on_keys(term, keys)
         lacking = [e for e in exprs if canonical(e) not in present]
         if lacking:
             plan.append(((index, "matchExpressions"), lacking))

@@ -6,6 +6,7 @@ by the framework on the hot path. Everything but routing lives in `handler.py`.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -21,6 +22,9 @@ from webhook.serving.metrics import Metrics
 from webhook.serving.openapi import MUTATE_REQUEST_BODY, MUTATE_RESPONSES
 
 JSON = "application/json"
+# Reviews of bodies past this size run off the event loop. Real pods are a few KiB; at 128 KiB
+# a review costs about 5 ms, against tens of microseconds for the hand-off.
+OFFLOAD_BYTES = 128 * 1024
 
 
 def create_webhook_app(
@@ -41,7 +45,13 @@ def create_webhook_app(
         responses=MUTATE_RESPONSES,
     )
     async def mutate(request: Request) -> Response:
-        answer = handler(await request.body())
+        body = await request.body()
+        if len(body) > OFFLOAD_BYTES:
+            # A big pod costs milliseconds to tens of them (linear in its size): reviewed on a
+            # thread, the event loop keeps answering other reviews and the probes meanwhile.
+            answer = await asyncio.to_thread(handler, body)
+        else:
+            answer = handler(body)
         return Response(answer.body, status_code=answer.status, media_type=JSON)
 
     if floor_route:
