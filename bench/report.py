@@ -54,9 +54,10 @@ WHY = {
         "it misses by about as much as throughput does."
     ),
     "worst": (
-        "the cost is linear in the pod but each of the 36,000 terms is a Python loop step in "
-        "matching, planning and patching (a JSON Patch operation per term): about 16 µs a "
-        "term. Such a review runs on a thread, so other reviews and the probes go on."
+        "the cost is linear in the pod, but each extended resource name or term is several "
+        "Python steps (matched, planned, patched: a toleration or a JSON Patch operation "
+        "each), some microseconds apiece, and tens of thousands of them fit in 3 MiB. Such a "
+        "review runs on a thread: other reviews and the probes go on meanwhile."
     ),
     "memory": "the Python runtime, FastAPI, uvicorn and pydantic come to most of the floor.",
     "burst": "see the failures listed under the burst table.",
