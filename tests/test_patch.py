@@ -23,7 +23,7 @@ from tests.pods import (
     toleration,
 )
 from webhook import patch
-from webhook.engine.run import compute
+from webhook.engine.steps import compute
 from webhook.match.facts import PodFacts
 
 ESCAPES = {

@@ -47,6 +47,7 @@ class PolicyOutcome:
     additions: Additions = field(default_factory=Additions)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    position: int = 0  # the policy's place in the set
 
 
 @dataclass

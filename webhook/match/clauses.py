@@ -38,6 +38,12 @@ def reading(*facts: str) -> frozenset[str]:
     return frozenset(facts)
 
 
+def keys_of(fact: str, selector: LabelSelector) -> frozenset[str]:
+    """What a selector on `fact` (labels, annotations) reads: its keys, `labels/<key>`."""
+    keys = {*selector.match_labels, *(e.key for e in selector.match_expressions)}
+    return frozenset(f"{fact}/{key}" for key in keys)
+
+
 Check = Callable[[PodFacts], Failure | None]
 
 
@@ -76,7 +82,9 @@ def compile_selector(selector: LabelSelector) -> Callable[[Mapping[str, Any]], s
 def _on_map(clause: str, prefix: str, selector: LabelSelector, fact: str) -> Check:
     on_values = compile_selector(selector)
     read = operator.attrgetter(fact)
-    failure = Failure(clause, lambda f: prefix + (on_values(read(f)) or ""), reading(fact))
+    failure = Failure(
+        clause, lambda f: prefix + (on_values(read(f)) or ""), keys_of(fact, selector)
+    )
     return lambda f: None if on_values(read(f)) is None else failure
 
 
@@ -99,8 +107,6 @@ def match_reads(spec: MatchSpec) -> frozenset[str]:
     """The pod facts (webhook.match.facts.FACTS) the checks of `spec` read: what an exclude
     that held reads."""
     read = {
-        "labels": spec.pod_selector is not None,
-        "annotations": spec.annotation_selector is not None,
         "owner_kinds": bool(spec.owner_kinds),
         "workload": bool(spec.workloads),
         "resources": bool(spec.requests),
@@ -108,7 +114,15 @@ def match_reads(spec: MatchSpec) -> frozenset[str]:
         "own_placement": spec.placement != "any",
         "queued": spec.queued is not None,
     }
-    return frozenset(name for name, reads in read.items() if reads)
+    keys = [
+        keys_of(fact, selector)
+        for fact, selector in (
+            ("labels", spec.pod_selector),
+            ("annotations", spec.annotation_selector),
+        )
+        if selector is not None
+    ]
+    return frozenset(name for name, reads in read.items() if reads).union(*keys)
 
 
 def _namespace_checks(spec: MatchSpec, where: str) -> list[Check]:

@@ -13,6 +13,9 @@ from webhook.kube.workloads import workload_from
 # The facts a mutation kind can name as made stale by its additions (`MutationKind.stale`).
 FACTS = ("labels", "annotations", "owner_kinds", "workload", "resources", "extended",
          "own_placement", "queued")  # fmt: skip
+# Those read whole by a match clause: made stale, they have changed for it only if their value
+# differs (an annotation added rarely changes the workload kind).
+VALUE_FACTS = frozenset({"workload", "own_placement", "queued"})
 
 T = TypeVar("T")
 
@@ -86,6 +89,11 @@ class PodFacts:
     def pinned(self) -> bool:
         """Placement must never be added (see `podlib.pinned_to_node`)."""
         return podlib.pinned_to_node(self.owner_kinds[0], self.annotations, podlib.spec(self.pod))
+
+    def known(self, names: Iterable[str]) -> dict[str, Any]:
+        """The values of the facts among `names` computed so far (none is computed here)."""
+        known = self.__dict__
+        return {name: known[name] for name in names if name in known}
 
     def advance(self, pod: Mapping[str, Any], stale: Iterable[str]) -> None:
         """Now about `pod`, this pod with some additions applied: only the `stale` facts are

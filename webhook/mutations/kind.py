@@ -85,6 +85,9 @@ class MutationKind(Generic[R]):
     # The PodFacts what it adds depends on, beyond the fields it adds to (which policies only
     # add to): a policy that added nothing runs again when another's additions change them.
     depends: frozenset[str] = frozenset()
+    # A metadata map it adds keys to (`labels`): each key added is also a changed fact of its
+    # own, `labels/<key>`, which is all a selector on that key reads.
+    keyed: str = ""
     # kube-apiserver's rules (webhook.kube.validation) on what its additions do to the pod
     # around them, `before` and `after` the policy: the values a policy adds were checked at
     # load with the same rules, but a valid value can still break the pod it joins (the
@@ -150,4 +153,5 @@ def keyed_kind(
         noun=noun,
         keys=list,
         check=check,
+        keyed=name,
     )
