@@ -94,6 +94,11 @@ class CompiledPolicySet:
             why_not(req, pool.node, extended) is None for pool in pools
         )
 
+    def reachable(self, pod: Mapping[str, Any], extended: Collection[str]) -> tuple[Pool, ...]:
+        """The declared pools whose nodes can run the pod (which requests `extended`)."""
+        req = requirements(pod)
+        return tuple(p for p in self.pools if why_not(req, p.node, extended) is None)
+
     @property
     def settings(self) -> SettingsSpec:
         return self.source.settings

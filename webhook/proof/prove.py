@@ -98,8 +98,8 @@ def _violations(
     if placer is None:
         return
     baseline = mutate(compiled, rep.pod, namespace, place=False).pod
-    before = _fitting(compiled.pools, baseline, rep.extended)
-    after = _fitting(compiled.pools, result.pod, rep.extended)
+    before = compiled.reachable(baseline, rep.extended)
+    after = compiled.reachable(result.pod, rep.extended)
     if before and not after:
         why = _why_none(compiled.pools, result.pod, rep.extended)
         yield placer, f"{rep.description} fits no pool: {why}"
@@ -111,10 +111,6 @@ def _violations(
     ):
         names = ", ".join(p.name for p in after)
         yield placer, f"{rep.description} is kept off spot but fits only spot pools ({names})"
-
-
-def _fitting(pools: tuple[Pool, ...], pod: Any, extended: tuple[str, ...]) -> list[Pool]:
-    return [p for p in pools if why_not(pod, p.node, extended) is None]
 
 
 def _last_placer(result: Result) -> str | None:
