@@ -28,12 +28,14 @@ NAMESPACE = pods.NAMESPACE
 Pod = dict[str, Any]
 
 # Beside the shipped set: a policy that mirrors the nodeSelector into required node affinity
-# and adds a required expression, so every term and every selector key is worked on.
+# and adds a required expression, so every term and every selector key is worked on. It runs
+# last: run first, it would give every pod a placement of its own, and the shipped set would
+# then keep no pod off spot (the placement proof refuses that).
 MIRROR = """apiVersion: pod-placement-webhook/v1
 kind: PlacementPolicy
 metadata: {name: zone-everywhere}
 spec:
-  order: 1
+  order: 1000
   add:
     mirrorNodeSelector: true
     nodeAffinity:

@@ -8,6 +8,8 @@ label or delete a Namespace, send a BOOKMARK (to watches that asked with
 `allowWatchBookmarks=true`), drop every open watch (the connection is cut mid-stream), end
 watches cleanly, compact history (a watch from an older resourceVersion gets the 410 Expired
 ERROR event), refuse lists (503), or forbid lists and watches (403, as RBAC does).
+`GET /api/v1/namespaces/<name>` reads one Namespace; a Namespace created `unseen` is readable
+that way but its watch event is held back, as when a pod's review comes before the event.
 """
 
 from __future__ import annotations
@@ -44,19 +46,21 @@ class NamespaceApi:
         self.drops = 0  # bumped to cut every open watch
         self.ends = 0  # bumped to end every open watch cleanly
         self.closed = False
+        self.reads: list[str] = []  # the names read one by one
+        self.read_delay = 0.0  # seconds a single read waits before answering
 
-    def label(self, name: str, labels: Mapping[str, str]) -> None:
-        """Create the Namespace, or replace its labels."""
+    def label(self, name: str, labels: Mapping[str, str], unseen: bool = False) -> None:
+        """Create the Namespace, or replace its labels; `unseen`: no watch event yet."""
         with self.changed:
             kind = "MODIFIED" if name in self.namespaces else "ADDED"
-            self._record(kind, name, dict(labels))
+            self._record(kind, name, dict(labels), unseen)
 
     def delete(self, name: str) -> None:
         with self.changed:
             labels = self.namespaces[name]["metadata"]["labels"]
             self._record("DELETED", name, labels)
 
-    def _record(self, kind: str, name: str, labels: dict[str, str]) -> None:
+    def _record(self, kind: str, name: str, labels: dict[str, str], unseen: bool = False) -> None:
         self.resource_version += 1
         obj = {
             "apiVersion": "v1",
@@ -74,7 +78,8 @@ class NamespaceApi:
             self.namespaces.pop(name)
         else:
             self.namespaces[name] = obj
-        self.history.append((self.resource_version, kind, obj))
+        if not unseen:
+            self.history.append((self.resource_version, kind, obj))
         self.changed.notify_all()
 
     def bookmark(self) -> None:
@@ -145,7 +150,9 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         api = self.server.api
-        if url.path != "/api/v1/namespaces":
+        if url.path.startswith("/api/v1/namespaces/"):
+            self._read(api, url.path.removeprefix("/api/v1/namespaces/"))
+        elif url.path != "/api/v1/namespaces":
             self._json(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
         elif api.forbidden:
             self._json(403, FORBIDDEN)
@@ -157,6 +164,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(503, {"kind": "Status", "code": 503, "reason": "ServiceUnavailable"})
         else:
             self._json(200, api.namespace_list())
+
+    def _read(self, api: NamespaceApi, name: str) -> None:
+        with api.changed:
+            api.reads.append(name)
+            found = api.namespaces.get(name)
+        time.sleep(api.read_delay)
+        if api.forbidden:
+            self._json(403, FORBIDDEN)
+        elif found is None:
+            self._json(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
+        else:
+            self._json(200, found)
 
     def _json(self, status: int, body: Doc) -> None:
         data = json.dumps(body).encode()

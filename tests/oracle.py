@@ -83,12 +83,31 @@ def equivalent(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 
 def pinned(pod: Mapping[str, Any]) -> bool:
+    """No node choice may be added: the pod is a DaemonSet's or a static one, bound, pinned
+    to one node (matchFields, kubernetes.io/hostname) or to its peers (required podAffinity)."""
     metadata, spec = pod.get("metadata") or {}, pod.get("spec") or {}
     owners = [o for o in metadata.get("ownerReferences") or [] if o.get("controller")]
+    affinity = spec.get("affinity") or {}
+    required = (affinity.get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    terms = [t for t in required.get("nodeSelectorTerms") or [] if isinstance(t, dict)]
+    on_host = any(
+        t.get("matchFields")
+        or any(e.get("key") == "kubernetes.io/hostname" for e in t.get("matchExpressions") or [])
+        for t in terms
+    )
     return (
         bool(spec.get("nodeName"))
         or "kubernetes.io/config.mirror" in (metadata.get("annotations") or {})
         or any(o["kind"] in ("DaemonSet", "Node") for o in owners)
+        or "kubernetes.io/hostname" in (spec.get("nodeSelector") or {})
+        or on_host
+        or bool(
+            (affinity.get("podAffinity") or {}).get(
+                "requiredDuringSchedulingIgnoredDuringExecution"
+            )
+        )
     )
 
 

@@ -82,7 +82,7 @@ REQUIRED = {
         pod(affinity=required_terms([expr("ng-name", "In", "g2", "g1")])),
         [[expr("ng-name", "In", "g2", "g1")]],
     ),
-    "a term with only matchFields gains matchExpressions": (
+    "a term with only matchFields pins the pod to a node: nothing is added": (
         [G1],
         pod(
             affinity={
@@ -99,7 +99,7 @@ REQUIRED = {
                 }
             }
         ),
-        [[G1]],
+        [[]],
     ),
     "a nodeSelector that agrees with the expression does not stop it": (
         [G1],

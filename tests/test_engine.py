@@ -64,6 +64,32 @@ PINNED = {
 }
 
 
+ON_HOST = {
+    "nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [
+                {
+                    "matchExpressions": [
+                        {"key": "kubernetes.io/hostname", "operator": "In", "values": ["node-1"]}
+                    ]
+                }
+            ]
+        }
+    }
+}
+# A backup agent that must run where its PostgreSQL runs.
+NEXT_TO_DATABASE = {
+    "podAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [
+            {
+                "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "postgresql"}},
+                "topologyKey": "kubernetes.io/hostname",
+            }
+        ]
+    }
+}
+
+
 def notes(result: Result) -> list[str]:
     return [n for o in result.outcomes for n in o.notes]
 
@@ -72,22 +98,22 @@ OPT_OUTS = {
     "a DaemonSet pod (its controller pins it to one node)": (
         pod(gpu(), labels=ARGO_LABELS, owners=[DAEMONSET], affinity=PINNED),
         "default",
-        "daemonset, mirror or bound pod: placement is never added",
+        "a DaemonSet or static pod: placement is never added",
     ),
     "a mirror pod": (
         pod(gpu(), labels=ARGO_LABELS, owners=[NODE], annotations=MIRROR_ANNOTATIONS),
         "default",
-        "daemonset, mirror or bound pod: placement is never added",
+        "a DaemonSet or static pod: placement is never added",
     ),
     "a mirror pod known by its annotation alone": (
         pod(gpu(), labels=ARGO_LABELS, annotations=MIRROR_ANNOTATIONS),
         "default",
-        "daemonset, mirror or bound pod: placement is never added",
+        "a DaemonSet or static pod: placement is never added",
     ),
     "a pod already bound with nodeName": (
         pod(gpu(), labels=ARGO_LABELS, nodeName="node-1"),
         "default",
-        "daemonset, mirror or bound pod: placement is never added",
+        "bound by nodeName: placement is never added",
     ),
     "a pod in kube-system": (
         pod(gpu(), labels=ARGO_LABELS),
@@ -108,6 +134,49 @@ def test_placement_opt_outs(subject: dict[str, Any], namespace: str, note: str) 
     assert tolerations_of(after) == [GPU_TOLERATION]
     assert after["spec"].get("affinity") == subject["spec"].get("affinity")
     # dnsConfig and labels are not placement.
+    assert dns_options_of(after) == [{"name": "ndots", "value": "1"}]
+    assert labels_of(after)["placed"] == "yes"
+    assert notes(result) == [note]
+
+
+BOUND = {
+    "a pod of no DaemonSet pinned by matchFields metadata.name": (
+        pod(gpu(), labels=ARGO_LABELS, affinity=PINNED),
+        "default",
+        "pinned to a node by matchFields: nothing that chooses nodes is added",
+    ),
+    "a pod pinned by a required kubernetes.io/hostname term": (
+        pod(gpu(), labels=ARGO_LABELS, affinity=ON_HOST),
+        "default",
+        "pinned to a node by required affinity on kubernetes.io/hostname: nothing that chooses nodes is added",
+    ),
+    "a pod pinned by a kubernetes.io/hostname nodeSelector": (
+        pod(gpu(), labels=ARGO_LABELS, node_selector={"kubernetes.io/hostname": "node-1"}),
+        "default",
+        "pinned to a node by nodeSelector kubernetes.io/hostname: nothing that chooses nodes is added",
+    ),
+    "a pod bound to a database by required podAffinity": (
+        pod(gpu(), labels=ARGO_LABELS, affinity=NEXT_TO_DATABASE),
+        "default",
+        "bound to other pods by required podAffinity: nothing that chooses nodes is added",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("subject", "namespace", "note"), list(BOUND.values()), ids=[f"{k}" for k in BOUND]
+)
+def test_pods_bound_to_a_node_or_a_peer_get_nothing_that_chooses_nodes(
+    subject: dict[str, Any], namespace: str, note: str
+) -> None:
+    """A pool requirement would contradict the node or the peer the pod names: no
+    tolerations, node affinity or spread constraints; what chooses no node still applies."""
+    result, after = mutated(compiled(EVERYTHING), subject, namespace)
+    assert tolerations_of(after) == [GPU_TOLERATION]
+    assert after["spec"]["affinity"].get("nodeAffinity") == subject["spec"].get("affinity", {}).get(
+        "nodeAffinity"
+    )
+    assert "topologySpreadConstraints" not in after["spec"]
     assert dns_options_of(after) == [{"name": "ndots", "value": "1"}]
     assert labels_of(after)["placed"] == "yes"
     assert notes(result) == [note]

@@ -432,13 +432,13 @@ NAMESPACE_SELECTOR = {"matchLabels": {"team": "ml"}}
         ({"team": "ml", "env": "prod"}, True, None),
         ({"team": "web"}, False, "namespace label team not in ['ml']"),
         ({}, False, "namespace label team not in ['ml']"),
-        (None, False, "namespace labels unknown (namespace view not synced)"),
+        (None, False, "namespace labels unknown: skipped"),
     ],
     ids=[
         "namespace labels that match",
         "namespace labels that do not",
         "a namespace without labels",
-        "namespace labels unknown never match",
+        "namespace labels unknown: the policy is skipped",
     ],
 )
 def test_namespace_selector(

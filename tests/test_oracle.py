@@ -120,17 +120,12 @@ ROWS: list[tuple[str, Doc, str, list[Doc] | None, list[Doc] | None]] = [
         None,
     ),
     (
-        "a matchFields-only term gets matchExpressions",
+        "a matchFields-only term pins the pod to its node: nothing is added",
         make(
             terms=[{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n"]}]}]
         ),
         "ml",
-        [
-            {
-                "matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n"]}],
-                "matchExpressions": [ZONE],
-            }
-        ],
+        [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n"]}]}],
         None,
     ),
     (

@@ -167,7 +167,9 @@ def test_a_placement_that_would_leave_a_runnable_pod_fitting_no_pool_is_not_adde
     assert required_terms_of(after) == [[expr("tier", "In", "gold")]]
     assert after["metadata"]["labels"] == {"placed": "yes"}  # the rest of the policy applies
     assert result.refused == ["onto-b"]
-    assert result.warnings == ["policy onto-b: placement not added, the pod would fit no node pool"]
+    assert result.breaches["onto-b"].intent == "runnable"
+    (warning,) = result.warnings
+    assert warning.startswith("policy onto-b: placement not added: the pod would fit no node pool")
 
 
 def test_a_gt_expression_against_the_pods_own_node_selector_value_is_not_added() -> None:
@@ -181,12 +183,28 @@ def test_a_gt_expression_against_the_pods_own_node_selector_value_is_not_added()
     assert result.applied == []
 
 
-def test_a_pod_that_fits_no_pool_anyway_is_not_guarded() -> None:
-    """The guard keeps runnable pods runnable; a pod nothing runs is the pod's own doing."""
+def test_a_pod_that_fits_no_pool_by_its_own_choice_is_not_guarded() -> None:
+    """The judgement keeps runnable pods runnable; a pod whose own terms name no pool is the
+    pod's own doing."""
+    bronze = pod(affinity=required_terms([expr("tier", "In", "bronze")]))
+    result, after = mutated(compiled(*TIERS, ON_B), bronze)
+    assert result.refused == []
+    # tier=silver contradicts the pod's own tier: the pod's value is kept, the rest added.
+    assert required_terms_of(after) == [[expr("tier", "In", "bronze"), expr("ng", "In", "b")]]
+
+
+def test_a_pod_requesting_a_resource_no_pool_offers_gets_no_placement() -> None:
+    """Sent to a pool without its FPGA, the pod would wait there forever: where no declared
+    pool offers what it requests, the set places it nowhere (and says so)."""
     fpga = pod(container(requests={"example.com/fpga": "1"}))
     result, after = mutated(compiled(*TIERS, ON_B), fpga)
-    assert result.refused == []
-    assert required_terms_of(after) == [[expr("ng", "In", "b"), expr("tier", "In", "silver")]]
+    assert result.refused == ["onto-b"]
+    assert result.breaches["onto-b"].intent == "resources"
+    assert result.warnings == [
+        "policy onto-b: placement not added: no node pool offers example.com/fpga"
+    ]
+    assert required_terms_of(after) == []
+    assert after["metadata"]["labels"] == {"placed": "yes"}
 
 
 def test_without_pools_no_placement_is_guarded() -> None:
@@ -229,11 +247,12 @@ def test_gpu_notebooks_sent_to_on_demand_pools_without_gpus_fail_the_proof(
     _, err = capsys.readouterr()
     add_line = keep_off.read_text().splitlines().index("    pool: ondemand") + 1
     where = f"error: {keep_off}, document 1, line {add_line}: spec.add"
-    assert (
-        f"{where}: policy stateful-on-demand: a GPU notebook fits no pool: pool ondemand offers no "
-        "nvidia.com/gpu"
-    ) in err.splitlines()
-    assert err.splitlines()[-1] == "error: placement proof failed: 5 problems"
+    found = [line for line in err.splitlines() if "policy stateful-on-demand" in line]
+    assert found[0].startswith(
+        f"{where}: policy stateful-on-demand: a GPU notebook: the pod would fit no node pool: "
+        "pool ondemand offers no nvidia.com/gpu [intent runnable]"
+    )
+    assert err.splitlines()[-1] == f"error: placement proof failed: {len(found)} problems"
 
 
 def test_a_set_that_sends_notebooks_to_spot_fails_the_proof() -> None:
@@ -243,9 +262,11 @@ def test_a_set_that_sends_notebooks_to_spot_fails_the_proof() -> None:
         match={"workloads": ["notebook"], "extendedResources": False},
     )
     problems = prove_placement(compiled(*POOLS, spot_notebooks)).problems
-    assert [p.message for p in problems] == [
-        "policy notebooks-on-spot: a CPU notebook is kept off spot but fits only spot pools (job)"
-    ]
+    (problem,) = problems
+    assert problem.message.startswith(
+        "policy notebooks-on-spot: a CPU notebook: the pod is kept off spot but would fit only "
+        "spot pools (job) [intent off-spot] (and "
+    )
     assert problems[0].file == "test.yaml"
     assert problems[0].document == 4
 
@@ -294,19 +315,38 @@ def write_set(directory: Path, *docs: dict[str, Any]) -> Path:
 
 
 def test_the_server_answers_a_guarded_placement_with_a_warning_and_counts_it(tmp_path: Path):
-    policies = write_set(tmp_path / "policies", *TIERS, ON_B)
+    """A pod the proof's classes do not cover (its tier term is a platform key's, so it has
+    no placement of its own) is still judged as it will be sent."""
+    settings = {
+        "apiVersion": "pod-placement-webhook/v1",
+        "kind": "PolicySettings",
+        "spec": {"platformLabelKeys": ["kubernetes.io/os", "tier"]},
+    }
+    on_b = policy(
+        "onto-b",
+        {"pool": "b", "labels": {"placed": "yes"}},
+        match={"placement": "none", "extendedResources": False},
+    )
+    policies = write_set(tmp_path / "policies", settings, *TIERS, on_b)
     gold = pod(affinity=required_terms([expr("tier", "In", "gold")]), namespace="ml")
     with running_server(tmp_path, [policies]) as server, client(server) as http:
         answer = response_of(send(http, pod_review(gold, "ml")))
-        assert answer["warnings"] == [
-            "policy onto-b: placement not added, the pod would fit no node pool"
-        ]
+        (warning,) = answer["warnings"]
+        assert warning.startswith(
+            "policy onto-b: placement not added: the pod would fit no node pool"
+        )
+        # The annotations name the policy that applied and the one whose placement was
+        # refused, so that the apiserver's second call refuses it again and adds nothing.
         assert [op["path"] for op in patch_of(answer)] == [
             "/metadata/labels",
             "/metadata/annotations",
+            "/metadata/annotations/pod-placement-webhook~1placement-refused",
         ]
         _, samples = scrape(server)
         assert value(samples, "placement_webhook_placement_refused_total", policy="onto-b") == 1
+        refused_by = "placement_webhook_placement_refused_by_intent_total"
+        assert value(samples, refused_by, intent="runnable") == 1
+        assert value(samples, refused_by, intent="off-spot") == 0
 
 
 def test_the_server_does_not_start_on_a_set_that_fails_its_proof(tmp_path: Path):
@@ -317,9 +357,10 @@ def test_the_server_does_not_start_on_a_set_that_fails_its_proof(tmp_path: Path)
         running_server(tmp_path, [policies]),
     ):
         pass
-    assert "policy notebooks-on-spot: a CPU notebook is kept off spot but fits only spot pools" in (
-        str(caught.value)
-    )
+    assert (
+        "policy notebooks-on-spot: a CPU notebook: the pod is kept off spot but would fit only "
+        "spot pools (job) [intent off-spot]"
+    ) in str(caught.value)
 
 
 def test_a_reload_that_fails_the_proof_keeps_the_last_good_set(tmp_path: Path):
@@ -336,7 +377,8 @@ def test_a_reload_that_fails_the_proof_keeps_the_last_good_set(tmp_path: Path):
         ready = httpx.get(server.health_url + "/readyz").json()
         assert ready["digest"] == digest
         assert (
-            "a CPU notebook is kept off spot but fits only spot pools" in ready["lastReloadError"]
+            "a CPU notebook: the pod is kept off spot but would fit only spot pools (job)"
+            in ready["lastReloadError"]
         )
         _, samples = scrape(server)
         assert value(samples, "placement_webhook_policy_reloads_total", result="failure") == 1

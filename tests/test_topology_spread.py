@@ -24,7 +24,7 @@ BY_RUN = {
     "labelSelector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]},
     "matchLabelKeys": ["workflows.argoproj.io/workflow"],
 }
-PINNED = "daemonset, mirror or bound pod: placement is never added"
+PINNED = "a DaemonSet or static pod: placement is never added"
 KEPT = (
     "topology spread constraint topology.kubernetes.io/zone ScheduleAnyway: "
     "the pod's own value kept"
@@ -58,7 +58,7 @@ ROWS: dict[str, tuple[Any, list[Any], list[str]]] = {
     "a DaemonSet pod gets none": (
         pod(owners=[DAEMONSET]),
         [],
-        ["daemonset, mirror or bound pod: placement is never added"],
+        ["a DaemonSet or static pod: placement is never added"],
     ),
 }
 

@@ -4,19 +4,22 @@
 from webhook.engine.compile import (
     CompiledPolicy,
     CompiledPolicySet,
-    chooses_nodes,
     compile_policy_set,
 )
+from webhook.engine.judge import INTENTS, Breach, Placement, judge
 from webhook.engine.result import Additions, PolicyOutcome, Result
 from webhook.engine.run import mutate
 
 __all__ = [
+    "INTENTS",
     "Additions",
+    "Breach",
     "CompiledPolicy",
     "CompiledPolicySet",
+    "Placement",
     "PolicyOutcome",
     "Result",
-    "chooses_nodes",
     "compile_policy_set",
+    "judge",
     "mutate",
 ]

@@ -4,20 +4,22 @@ that do not depend on the pod worked out once, and the index that finds candidat
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from webhook import patch
-from webhook.kube.pod import NODE_AFFINITY, node_selector, node_selector_terms
-from webhook.kube.scheduling import Node, requirements, why_not
+from webhook.engine.reach import Pool, PoolIndex
+from webhook.kube.scheduling import Node
 from webhook.match.clauses import (
     Check,
     Failure,
     compile_match,
+    first_failure,
     fixed,
     glob_matcher,
     match_reads,
 )
+from webhook.match.facts import PodFacts
 from webhook.match.index import PolicyIndex
 from webhook.mutations import KINDS, MutationKind
 from webhook.mutations.kind import Context, Patching
@@ -52,16 +54,16 @@ class CompiledPolicy:
     mode: str
     match: MatchSpec
     pools: tuple[int, ...] = ()  # indexes of the set's pools the policy places on
-    chooses_nodes: bool = False  # it can add tolerations or node affinity (see the guard)
-    pool_only: bool = False  # and only through `pool`/`pools`
+    chooses_nodes: bool = False  # some kind it uses chooses nodes (see the final judgement)
     depends: frozenset[str] = frozenset()  # the pod facts what it adds depends on
+    # The first clause of its match or excludes that reads the namespace's labels ("" when
+    # none does): while they are unknown the policy is skipped, neither matched nor excluded
+    # on a guess.
+    namespace_clause: str = ""
 
-
-@dataclass(frozen=True)
-class Pool:
-    name: str
-    node: Node
-    spot: bool
+    @property
+    def reads_namespace_labels(self) -> bool:
+        return bool(self.namespace_clause)
 
 
 @dataclass(frozen=True)
@@ -70,34 +72,18 @@ class CompiledPolicySet:
     policies: tuple[CompiledPolicy, ...]
     index: PolicyIndex[CompiledPolicy]
     placement_excluded: Callable[[str], bool]
-    pools: tuple[Pool, ...] = ()  # the set's NodePools, for the admission guard
-
-    def fits_by_construction(
-        self, pod: Mapping[str, Any], extended: Collection[str], pool: int
-    ) -> bool:
-        """A pod with no node requirements of its own, placed on a pool (its labels required,
-        its taints tolerated), fits that pool when the pool offers what it requests."""
-        return (
-            not node_selector(pod)
-            and not node_selector_terms(pod)
-            and all(r in self.pools[pool].node.extended_resources for r in extended)
-        )
-
-    def fits_a_pool(
-        self, pod: Mapping[str, Any], extended: Collection[str], first: tuple[int, ...] = ()
-    ) -> bool:
-        """Whether some pool can run the pod; the pools at the indexes `first` are tried first
-        (those a policy places on: the likely answer)."""
-        req = requirements(pod)
-        pools = self.pools
-        return any(why_not(req, pools[i].node, extended) is None for i in first) or any(
-            why_not(req, pool.node, extended) is None for pool in pools
-        )
+    pools: tuple[Pool, ...] = ()  # the set's NodePools, for the final judgement
+    nodes: tuple[Node, ...] = ()  # the pools' nodes, for the pod facts (own placement)
+    keep_off_spot: tuple[list[Check], ...] = ()  # PolicySettings keepOffSpot, compiled
+    pool_index: PoolIndex = field(default_factory=lambda: PoolIndex(()))
 
     def reachable(self, pod: Mapping[str, Any], extended: Collection[str]) -> tuple[Pool, ...]:
         """The declared pools whose nodes can run the pod (which requests `extended`)."""
-        req = requirements(pod)
-        return tuple(p for p in self.pools if why_not(req, p.node, extended) is None)
+        return self.pool_index.reachable(pod, extended)
+
+    def kept_off_spot(self, facts: PodFacts) -> bool:
+        """Whether the pod is of a class the set keeps off spot (PolicySettings keepOffSpot)."""
+        return any(first_failure(checks, facts) is None for checks in self.keep_off_spot)
 
     @property
     def settings(self) -> SettingsSpec:
@@ -133,9 +119,19 @@ def compile_policy(
         policy.name,
         spec.mode,
         spec.match,
-        chooses_nodes=any(chooses_nodes(a.kind) for a in additions),
-        pool_only=all(bool(a.kind.parts) for a in additions if chooses_nodes(a.kind)),
+        chooses_nodes=any(a.kind.chooses_nodes for a in additions),
         depends=frozenset().union(*(a.kind.depends for a in additions)),
+        namespace_clause=next(
+            (
+                f"{where}.namespaceSelector"
+                for where, m in (
+                    ("match", spec.match),
+                    *((f"exclude[{i}]", e) for i, e in enumerate(spec.exclude)),
+                )
+                if m.namespace_selector is not None
+            ),
+            "",
+        ),
     )
 
 
@@ -147,22 +143,16 @@ def compile_policy_set(policy_set: PolicySet) -> CompiledPolicySet:
         for i, p in enumerate(policy_set.policies)
     )
     added_labels = {k for p in policy_set.policies for k in p.spec.add.labels}
+    pools = tuple(pool_of(p) for p in policy_set.pools.values())
     return CompiledPolicySet(
         source=policy_set,
         policies=compiled,
         index=PolicyIndex(compiled, added_labels),
         placement_excluded=glob_matcher(policy_set.settings.placement_excluded_namespaces),
-        pools=tuple(pool_of(p) for p in policy_set.pools.values()),
-    )
-
-
-def chooses_nodes(kind: MutationKind[Any]) -> bool:
-    """Whether a kind's additions change which nodes can run the pod: tolerations and node
-    affinity do; pod affinity, DNS and metadata do not."""
-    if kind.parts:
-        return any(chooses_nodes(part) for part in kind.parts)
-    return kind.placement and (
-        kind.path[:2] == ("spec", "tolerations") or kind.path[: len(NODE_AFFINITY)] == NODE_AFFINITY
+        pools=pools,
+        nodes=tuple(p.node for p in pools),
+        pool_index=PoolIndex(pools),
+        keep_off_spot=tuple(compile_match(m) for m in policy_set.settings.keep_off_spot),
     )
 
 

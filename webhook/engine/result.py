@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from webhook.engine.judge import Breach, Placement
 from webhook.mutations.kind import Items, MutationKind
 
 
@@ -59,10 +60,14 @@ class Result:
     pod: Mapping[str, Any]
     audited: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)  # placement not added: it fit no pool
+    # Policies whose node choices the final judgement took back in this call, and why.
+    refused: list[str] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)  # not applied: the apiserver would refuse
     # The policies that changed the pod, earlier calls' first (its provenance annotation).
     provenance: list[str] = field(default_factory=list)
+    breaches: dict[str, Breach] = field(default_factory=dict)  # refused: the intent it broke
+    skipped: list[str] = field(default_factory=list)  # namespace labels unknown
+    placements: list[Placement] = field(default_factory=list)  # commits that chose nodes
 
     @property
     def failed(self) -> list[str]:

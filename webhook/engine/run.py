@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from webhook.engine.compile import CompiledPolicy, CompiledPolicySet
+from webhook.engine.judge import EARLIER, Breach, judge
 from webhook.engine.result import PolicyOutcome, Result
-from webhook.engine.state import Run
-from webhook.engine.steps import add_provenance, commit, keep_runnable, run_policy
+from webhook.engine.state import Run, short
+from webhook.engine.steps import add_provenance, commit, listed_in, run_policy
 from webhook.match.clauses import Failure, first_failure
 from webhook.match.facts import VALUE_FACTS, PodFacts
 
@@ -24,6 +26,10 @@ from webhook.match.facts import VALUE_FACTS, PodFacts
 # one per link; each pass after the first runs only the policies another one's additions
 # concern.
 MAX_PASSES = 8
+# Runs of the set after the first, each with one more policy's node choices taken back; past
+# it, every policy that chose nodes loses its choices (a last run that adds none).
+MAX_REFUSALS = 4
+REFUSED_EARLIER = "refused when the apiserver called before (the pod's annotation says so)"
 DONE: frozenset[str] = frozenset()  # what can change the verdict of a policy that is done
 NEW = (-1, DONE)  # a policy not run yet: a candidate now, by a label another policy added
 POSITION = operator.attrgetter("position")
@@ -46,27 +52,35 @@ def mutate(
     """Run every policy on `pod` and return the patch that applies their additions.
 
     Policies run in order, then again while one that did not apply may now (a fixed point:
-    when the apiserver reinvokes the webhook, nothing more is added whatever the order).
-    `explain`: report every policy, matched or not. `guard` False lets a placement that fits
-    no pool through, and `place` False adds no placement at all (the placement proof compares
-    the two)."""
-    run = start(compiled, pod, namespace, namespace_labels)
-    if not place:
-        run.placement_blocked = "placement not asked for"
-    policies = list(compiled.policies if explain else run.candidates())
-    for _ in range(MAX_PASSES):
-        commits = len(run.changed)
-        for policy in policies:
-            try_policy(run, policy, explain, guard)
-        policies = to_try_again(run, policies, commits, explain)
-        if not policies:
+    when the apiserver reinvokes the webhook, nothing more is added whatever the order). Then
+    the final judgement (`judge`): when the additions break an intent of the set, the node
+    choices of the policy that broke it are taken back and the set runs again.
+    `explain`: report every policy, matched or not. `guard` False sends what the policies add
+    unjudged, and `place` False adds no placement at all (the placement proof compares the
+    three)."""
+    stripped = {name: Breach(EARLIER, (name,), REFUSED_EARLIER) for name in
+                listed_in(pod, compiled.settings.refused_annotation_key)}  # fmt: skip
+    blocked = None if place else "placement not asked for"
+    while True:
+        run = run_policies(compiled, pod, namespace, namespace_labels, explain, stripped, blocked)
+        if not guard or not run.placements:
             break
-    else:
-        run.warnings.append(f"policies still adding after {MAX_PASSES} passes: stopped")
+        if run.placement_blocked is None and leaves_to_kueue(compiled, run):
+            blocked = KUEUE_PLACES  # a policy added what makes Kueue place the pod
+            continue
+        breach = judge(compiled, run.facts, run.placements)
+        if breach is None:
+            break
+        if sum(b.intent != EARLIER for b in stripped.values()) >= MAX_REFUSALS:
+            placers = tuple(dict.fromkeys(p.policy for p in run.placements))
+            breach = replace(breach, policies=placers)  # no more runs: take back every one
+        stripped.update((name, breach) for name in breach.policies)
     if run.retried:  # the last verdict of each policy, in the order of the set
         last = {o.name: o for o in run.outcomes}
         run.outcomes = sorted(last.values(), key=POSITION)
-    add_provenance(run, compiled.settings.annotation_key)
+    report_refusals(run)
+    settings = compiled.settings
+    add_provenance(run, settings.annotation_key, settings.refused_annotation_key)
     return Result(
         run.ops,
         run.applied,
@@ -75,10 +89,53 @@ def mutate(
         run.facts.pod,
         run.audited,
         run.errors,
-        run.refused,
+        [name for name, b in run.stripped.items() if b.intent != EARLIER],
         run.invalid,
         run.provenance,
+        {name: b for name, b in run.stripped.items() if b.intent != EARLIER},
+        run.skipped,
+        run.placements,
     )
+
+
+def run_policies(
+    compiled: CompiledPolicySet,
+    pod: Mapping[str, Any],
+    namespace: str,
+    namespace_labels: Mapping[str, str] | None,
+    explain: bool,
+    stripped: dict[str, Breach],
+    blocked: str | None,
+) -> Run:
+    """The policies in order, then again until the fixed point (MAX_PASSES at most)."""
+    run = start(compiled, pod, namespace, namespace_labels, blocked)
+    run.stripped = stripped
+    policies = list(compiled.policies if explain else run.candidates())
+    for _ in range(MAX_PASSES):
+        commits = len(run.changed)
+        for policy in policies:
+            try_policy(run, policy, explain)
+        policies = to_try_again(run, policies, commits, explain)
+        if not policies:
+            break
+    else:
+        run.warnings.append(f"policies still adding after {MAX_PASSES} passes: stopped")
+    return run
+
+
+def leaves_to_kueue(compiled: CompiledPolicySet, run: Run) -> bool:
+    """Kueue places the pod as the policies left it, although it did not when they started."""
+    return compiled.settings.kueue.placement == "leave" and run.facts.queued
+
+
+def report_refusals(run: Run) -> None:
+    """A warning for each policy whose node choices the judgement took back in this call."""
+    for name, breach in run.stripped.items():
+        if breach.intent != EARLIER:
+            run.warnings.append(short(f"policy {name}: placement not added: {breach.detail}"))
+    if run.skipped:
+        names = ", ".join(run.skipped)
+        run.warnings.append(short(f"namespace labels unknown: policies skipped: {names}"))
 
 
 def to_try_again(
@@ -122,11 +179,14 @@ def changed(run: Run, name: str, mark: int, values: dict[str, Any]) -> bool:
     )
 
 
-def try_policy(run: Run, policy: CompiledPolicy, explain: bool, guard: bool) -> None:
+def try_policy(run: Run, policy: CompiledPolicy, explain: bool) -> None:
     """Match one policy and apply what it adds. Done, never run again in this review: applied,
-    audited, failed, or refused by the guard or the apiserver's rules."""
+    audited, failed, refused by the apiserver's rules, or skipped on unknown namespace labels."""
     name = policy.name
     run.retried = run.retried or name in run.tried
+    if policy.reads_namespace_labels and run.facts.namespace_labels is None:
+        skip_unknown_namespace(run, policy, explain)
+        return
     failure = match_policy(policy, run.facts)
     run.tried[name] = (len(run.changed), policy.depends if failure is None else failure.reads)
     if failure is not None:
@@ -139,12 +199,30 @@ def try_policy(run: Run, policy: CompiledPolicy, explain: bool, guard: bool) -> 
             )
         return
     computed = run_policy(run, policy)
-    if computed is not None and guard and run.compiled.pools:
-        computed = keep_runnable(run, policy, computed)
     if computed is not None and computed.additions:
         commit(run, policy, computed)
-    if computed is None or computed.additions or name in run.refused:
+    if computed is None or computed.additions:
         run.tried[name] = (0, DONE)
+
+
+def skip_unknown_namespace(run: Run, policy: CompiledPolicy, explain: bool) -> None:
+    """A policy whose match or exclude reads the namespace's labels, while they are unknown:
+    neither matched nor excluded on a guess (an exclude that cannot hold would let it place a
+    pod it means to leave alone)."""
+    run.tried[policy.name] = (0, DONE)
+    if policy.name not in run.skipped:
+        run.skipped.append(policy.name)
+    if explain:
+        run.outcomes.append(
+            PolicyOutcome(
+                policy.name,
+                policy.mode,
+                False,
+                policy.namespace_clause,
+                "namespace labels unknown: skipped",
+                position=policy.position,
+            )
+        )
 
 
 def start(
@@ -152,18 +230,26 @@ def start(
     pod: Mapping[str, Any],
     namespace: str,
     namespace_labels: Mapping[str, str] | None,
+    blocked: str | None = None,
 ) -> Run:
     """The review before any policy: its facts and whether placement may be added at all."""
     settings = compiled.settings
-    facts = PodFacts(pod, namespace, namespace_labels, settings.platform_label_keys)
-    blocked: str | None = None
-    if facts.pinned:
-        blocked = "daemonset, mirror or bound pod: placement is never added"
-    elif compiled.placement_excluded(namespace):
-        blocked = f"namespace {namespace!r} is excluded from placement"
-    elif settings.kueue.placement == "leave" and facts.queued:
-        blocked = KUEUE_PLACES
-    return Run(compiled, facts, blocked)
+    facts = PodFacts(pod, namespace, namespace_labels, settings.platform_label_keys, compiled.nodes)
+    if blocked is None:
+        blocked = placement_blocked(compiled, facts)
+    choice = f"{facts.bound}: nothing that chooses nodes is added" if facts.bound else None
+    return Run(compiled, facts, blocked, choice_blocked=choice)
+
+
+def placement_blocked(compiled: CompiledPolicySet, facts: PodFacts) -> str | None:
+    """Why no placement may be added to the pod, if it may not."""
+    if facts.never_placed:
+        return f"{facts.never_placed}: placement is never added"
+    if compiled.placement_excluded(facts.namespace):
+        return f"namespace {facts.namespace!r} is excluded from placement"
+    if compiled.settings.kueue.placement == "leave" and facts.queued:
+        return KUEUE_PLACES
+    return None
 
 
 def match_policy(policy: CompiledPolicy, facts: PodFacts) -> Failure | None:

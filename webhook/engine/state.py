@@ -8,6 +8,7 @@ from typing import Any
 
 from webhook import patch
 from webhook.engine.compile import CompiledPolicy, CompiledPolicySet
+from webhook.engine.judge import Breach, Placement
 from webhook.engine.result import Additions, PolicyOutcome
 from webhook.match.facts import PodFacts
 from webhook.mutations.kind import Conflict
@@ -21,7 +22,8 @@ class Run:
 
     compiled: CompiledPolicySet
     facts: PodFacts  # facts.pod: the pod as the policies so far left it
-    placement_blocked: str | None
+    placement_blocked: str | None  # why no placement kind may add anything
+    choice_blocked: str | None = None  # why no kind that chooses nodes may add anything
     ops: list[patch.Op] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
     audited: list[str] = field(default_factory=list)
@@ -29,7 +31,11 @@ class Run:
     errors: list[str] = field(default_factory=list)
     outcomes: list[PolicyOutcome] = field(default_factory=list)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)  # (noun, key) -> policy
-    refused: list[str] = field(default_factory=list)
+    # Policies whose node choices the final judgement took back, and why: set before the run
+    # (an earlier run of this review, or an earlier call, found the breach).
+    stripped: dict[str, Breach] = field(default_factory=dict)
+    placements: list[Placement] = field(default_factory=list)  # commits that chose nodes
+    skipped: list[str] = field(default_factory=list)  # namespace labels unknown
     invalid: list[str] = field(default_factory=list)
     provenance: list[str] = field(default_factory=list)  # the policies the pod's annotation lists
     # The fixed point: the stale facts of each commit in order; per policy, len(changed) when

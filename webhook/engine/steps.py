@@ -1,6 +1,7 @@
 """The steps of one matching policy on one pod: what it adds (kind by kind, each checked by the
-apiserver's rules for what it does to the pod around it), the guard that keeps the pod
-runnable, and the commit; then the provenance annotation naming the policies that applied."""
+apiserver's rules for what it does to the pod around it, its node choices left out when the
+final judgement took them back), and the commit; then the provenance annotations naming the
+policies that applied and those whose placement was refused."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 
 from webhook import patch
 from webhook.engine.compile import BUILDERS, Builder, CompiledPolicy
+from webhook.engine.judge import EARLIER, Placement
 from webhook.engine.result import Additions, PolicyOutcome
 from webhook.engine.state import Computed, Run, short
-from webhook.kube.pod import annotations_of
+from webhook.kube.pod import Pod, annotations_of
 from webhook.kube.validation import dotted
 from webhook.match.facts import VALUE_FACTS, PodFacts
 from webhook.mutations.annotations import exceeds_annotation_limit
@@ -23,8 +25,16 @@ def run_policy(run: Run, policy: CompiledPolicy) -> Computed | None:
     run.outcomes.append(outcome)
     if run.placement_blocked:
         outcome.notes.append(run.placement_blocked)
+    elif run.choice_blocked and policy.chooses_nodes:
+        outcome.notes.append(run.choice_blocked)
+    breach = run.stripped.get(policy.name)
+    if breach is not None and policy.chooses_nodes:
+        outcome.notes.append(f"placement not added: {breach.detail} ({breach.intent})")
+    choose = breach is None and run.choice_blocked is None
     try:
-        computed = compute(policy, run.facts, placement=run.placement_blocked is None)
+        computed = compute(
+            policy, run.facts, placement=run.placement_blocked is None, choose=choose
+        )
     except Exception as exc:  # a policy's own bug must never block a pod: skip it
         outcome.error = f"{type(exc).__name__}: {exc}"
         run.errors.append(f"policy {policy.name}: {outcome.error}")
@@ -39,12 +49,16 @@ def run_policy(run: Run, policy: CompiledPolicy) -> Computed | None:
     return computed
 
 
-def compute(policy: CompiledPolicy, facts: PodFacts, placement: bool) -> Computed:
-    """Each kind the policy uses, in order, against the pod as the kinds before it left it."""
+def compute(
+    policy: CompiledPolicy, facts: PodFacts, placement: bool, choose: bool = True
+) -> Computed:
+    """Each kind the policy uses, in order, against the pod as the kinds before it left it.
+    `placement` False leaves out every placement kind, `choose` False those that choose
+    nodes."""
     computed = Computed(Additions(), [], [], facts.pod, set())
     for addition in policy.additions:
         kind = addition.kind
-        if kind.placement and not placement:
+        if (kind.placement and not placement) or (kind.chooses_nodes and not choose):
             continue
         items, conflicts = kind.missing(computed.pod, addition.rule, facts)
         computed.conflicts += conflicts
@@ -71,34 +85,6 @@ def add_items(computed: Computed, kind: MutationKind[Any], items: Items, build: 
     computed.stale.update(kind.stale)
     if kind.keyed:
         computed.stale.update(f"{kind.keyed}/{key}" for key in kind.keys(items))
-
-
-def keep_runnable(run: Run, policy: CompiledPolicy, computed: Computed) -> Computed:
-    """The guard: a policy whose placement would leave a pod that fits some declared pool
-    fitting none adds everything but its placement. The webhook never makes a runnable pod
-    unrunnable."""
-    if not policy.chooses_nodes or not computed.additions:
-        return computed
-    extended, compiled = run.facts.extended, run.compiled
-    if (
-        policy.pool_only
-        and len(policy.pools) == 1
-        and compiled.fits_by_construction(run.facts.pod, extended, policy.pools[0])
-    ):
-        return computed
-    if compiled.fits_a_pool(computed.pod, extended, policy.pools) or not compiled.fits_a_pool(
-        run.facts.pod, extended
-    ):
-        return computed
-    run.refused.append(policy.name)
-    run.warnings.append(
-        short(f"policy {policy.name}: placement not added, the pod would fit no node pool")
-    )
-    outcome = run.outcomes[-1]
-    outcome.notes.append("placement not added: with it the pod fits no declared node pool")
-    kept = compute(policy, run.facts, placement=False)
-    outcome.additions = kept.additions
-    return kept
 
 
 def refuse_invalid(run: Run, policy: CompiledPolicy, outcome: PolicyOutcome, why: str) -> None:
@@ -135,6 +121,8 @@ def commit(run: Run, policy: CompiledPolicy, computed: Computed) -> None:
         if kind.noun:
             for key in kind.keys(items):
                 run.owners.setdefault((kind.noun, key), policy.name)
+    if any(kind.chooses_nodes for kind, _ in computed.additions.by_kind):
+        run.placements.append(Placement(policy.name, run.facts.pod, computed.pod))
     run.ops += computed.ops
     run.applied.append(policy.name)
     run.changed.append(computed.stale)
@@ -142,23 +130,40 @@ def commit(run: Run, policy: CompiledPolicy, computed: Computed) -> None:
     run.facts.advance(computed.pod, computed.stale)
 
 
-def add_provenance(run: Run, key: str) -> None:
-    """Name the policies that changed the pod, after those an earlier call named (the
-    apiserver reinvokes webhooks). Not added when it would take the pod's annotations past
-    the apiserver's total size limit."""
-    if not run.applied:
-        return
+def add_provenance(run: Run, key: str, refused_key: str) -> None:
+    """Name the policies that changed the pod, and those whose node choices the final
+    judgement took back, after those an earlier call named (the apiserver reinvokes
+    webhooks: a policy refused on the first call stays refused on the second, so the second
+    call adds nothing)."""
+    if run.applied:
+        run.provenance = add_listing(run, key, run.applied)
+    refused = [name for name, breach in run.stripped.items() if breach.intent != EARLIER]
+    if refused:
+        add_listing(run, refused_key, refused)
+
+
+def add_listing(run: Run, key: str, names: list[str]) -> list[str]:
+    """The annotation `key` listing `names` after those it lists already. Not added when it
+    would take the pod's annotations past the apiserver's total size limit."""
     pod = run.facts.pod
-    listed = [n for n in str(annotations_of(pod).get(key) or "").split(",") if n]
-    run.provenance = listed + [n for n in run.applied if n not in listed]
-    value = ",".join(run.provenance)
+    listed = listed_in(pod, key)
+    listing = listed + [n for n in names if n not in listed]
+    value = ",".join(listing)
+    if value == annotations_of(pod).get(key):
+        return listing
     if exceeds_annotation_limit(pod, key, value):
         run.warnings.append(short(f"annotation {key} not added: the pod's annotations are full"))
-        return
+        return listing
     try:
         ops, pod = patch.set_keys(pod, ("metadata", "annotations"), {key: value})
     except patch.PatchError as exc:
         run.warnings.append(short(f"annotation {key} not added: {exc}"))
-        return
+        return listing
     run.ops += ops
     run.facts.advance(pod, ("annotations", "workload"))
+    return listing
+
+
+def listed_in(pod: Pod, key: str) -> list[str]:
+    """The names an annotation of ours lists (comma-separated)."""
+    return [n for n in str(annotations_of(pod).get(key) or "").split(",") if n]

@@ -146,18 +146,43 @@ NODE_AFFINITY = ("spec", "affinity", "nodeAffinity")
 POD_AFFINITY = ("spec", "affinity", "podAffinity")
 
 
-def pinned_to_node(
-    owner_kind: str, annotations: Mapping[str, Any], spec: Mapping[str, Any]
-) -> bool:
-    """Pods pinned to a node, where placement must never be added. The DaemonSet controller
-    pins each pod with a matchFields term; a pool affinity added on
-    top leaves it unschedulable. Mirror pods are static pods the kubelet reports; `nodeName`
-    set at creation means the scheduler is bypassed."""
-    return (
-        owner_kind in ("DaemonSet", "Node")
-        or MIRROR_ANNOTATION in annotations
-        or bool(spec.get("nodeName"))
-    )
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+
+
+def never_placed(owner_kind: str, annotations: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
+    """Why no placement at all may be added to the pod ("" when it may): the DaemonSet
+    controller pins each pod with a matchFields term on `metadata.name`
+    (pkg/controller/daemon/util) and a pool requirement on top leaves it unschedulable; mirror
+    pods are static pods the kubelet reports; `nodeName` set at creation bypasses the
+    scheduler."""
+    if owner_kind in ("DaemonSet", "Node") or MIRROR_ANNOTATION in annotations:
+        return "a DaemonSet or static pod"
+    if spec.get("nodeName"):
+        return "bound by nodeName"
+    return ""
+
+
+def bound_to(spec: Mapping[str, Any]) -> str:
+    """Why nothing that chooses nodes may be added to the pod ("" when it may): it names its
+    node, or runs where other pods run, and a pool requirement added on top contradicts its
+    node or its peer (the pod stays Pending). A required `matchFields: metadata.name` term or
+    a `kubernetes.io/hostname` requirement (nodeSelector or a required term) names nodes, not
+    a pool; a required podAffinity runs the pod where its peers run (InterPodAffinity)."""
+    if HOSTNAME_LABEL in _map(spec.get("nodeSelector")):
+        return f"pinned to a node by nodeSelector {HOSTNAME_LABEL}"
+    affinity = _map(spec.get("affinity"))
+    required = _map(_map(affinity.get("nodeAffinity")).get(_REQUIRED))
+    for term in _list(required.get("nodeSelectorTerms")):
+        if not _is_map(term):
+            continue
+        if _list(term.get("matchFields")):
+            return "pinned to a node by matchFields"
+        for expr in _list(term.get("matchExpressions")):
+            if _is_map(expr) and expr.get("key") == HOSTNAME_LABEL:
+                return f"pinned to a node by required affinity on {HOSTNAME_LABEL}"
+    if _list(_map(affinity.get("podAffinity")).get(_REQUIRED)):
+        return "bound to other pods by required podAffinity"
+    return ""
 
 
 # Node labels that describe the node's platform, not a pool: Helm charts and controllers (Argo's
@@ -176,58 +201,60 @@ _PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
 def has_own_placement(
     pod: Pod, extended: set[str], platform_keys: Collection[str] = PLATFORM_LABEL_KEYS
 ) -> bool:
-    """Whether the pod's author chose where it runs: a nodeName, a nodeSelector or nodeAffinity
-    that names more than the node's platform, or a toleration other than those the apiserver
-    adds by itself.
+    """Whether the pod's author chose where it runs, when the set declares no pools: a
+    required choice (`required_choice`), a preferred node-affinity term that names more than
+    the node's platform, or a toleration of its own (`own_tolerations`). With pools declared,
+    tolerations and preferences count only where they select one (`webhook.kube.choice`)."""
+    if required_choice(pod, platform_keys) or own_tolerations(pod, extended):
+        return True
+    preferred = node_affinity(pod).get(_PREFERRED)
+    return preferred is not None and not _platform_only_preferred(preferred, platform_keys)
 
-    A nodeSelector, or node-affinity terms, whose keys are all `platform_keys` choose no pool.
-    Ignored tolerations: DefaultTolerationSeconds' not-ready/unreachable NoExecute ones, and a
-    toleration keyed on an extended resource the pod requests (`extended`), which the in-tree
-    ExtendedResourceToleration plugin adds before any webhook runs.
-    """
+
+def required_choice(pod: Pod, platform_keys: Collection[str] = PLATFORM_LABEL_KEYS) -> bool:
+    """A nodeName, or a nodeSelector or required node affinity that names more than the
+    node's platform: Helm charts set `nodeSelector: {kubernetes.io/os: linux}` on every pod,
+    which chooses no pool. Anything else in the node affinity (a field this does not know,
+    matchFields, an empty or malformed term) counts as a choice of nodes."""
     s = spec(pod)
     if s.get("nodeName"):
         return True
     selector = _map(s.get("nodeSelector"))
     if selector and any(key not in platform_keys for key in selector):
         return True
-    affinity = node_affinity(pod)
-    if affinity and not _platform_only_affinity(affinity, platform_keys):
-        return True
-    for tol in _list(s.get("tolerations")):
-        if not _is_map(tol):
+    for field, value in node_affinity(pod).items():
+        if value is None or field == _PREFERRED:
             continue
+        if field != _REQUIRED:
+            return True
+        terms = value.get("nodeSelectorTerms") if _is_map(value) else None
+        if not isinstance(terms, list) or not terms:
+            return True
+        if not all(_platform_only_term(t, platform_keys) for t in terms):
+            return True
+    return False
+
+
+def own_tolerations(pod: Pod, extended: Collection[str]) -> list[Mapping[str, Any]]:
+    """The tolerations the pod's author wrote: not DefaultTolerationSeconds' not-ready and
+    unreachable NoExecute ones, nor one keyed on an extended resource the pod requests
+    (`extended`), which the in-tree ExtendedResourceToleration plugin adds before any webhook
+    runs."""
+    own = []
+    for tol in tolerations(pod):
         key = tol.get("key")
         if key in extended:
             continue
         if key in _DEFAULT_TOLERATION_KEYS and tol.get("effect") == "NoExecute":
             continue
-        return True
-    return False
+        own.append(tol)
+    return own
 
 
-def _platform_only_affinity(affinity: Mapping[str, Any], keys: Collection[str]) -> bool:
-    """Every required and preferred term constrains platform keys only. Anything this cannot
-    read as such (matchFields, an empty or malformed term) counts as a choice of nodes."""
-    for field, value in affinity.items():
-        if value is None:
-            continue
-        if field == _REQUIRED:
-            terms = value.get("nodeSelectorTerms") if _is_map(value) else None
-            if not isinstance(terms, list) or not terms:
-                return False
-            if not all(_platform_only_term(t, keys) for t in terms):
-                return False
-        elif field == _PREFERRED:
-            if not isinstance(value, list):
-                return False
-            if not all(
-                _is_map(p) and _platform_only_term(p.get("preference"), keys) for p in value
-            ):
-                return False
-        else:
-            return False
-    return True
+def _platform_only_preferred(value: Any, keys: Collection[str]) -> bool:
+    return isinstance(value, list) and all(
+        _is_map(p) and _platform_only_term(p.get("preference"), keys) for p in value
+    )
 
 
 def _platform_only_term(term: Any, keys: Collection[str]) -> bool:

@@ -12,18 +12,23 @@ filters that a pod's spec decides, read from the raw pod:
 A pool states only the labels *every* node of it carries; nodes carry more (hostname, zone,
 instance type). An expression on a key the pool does not state is therefore taken as possibly
 true, never as a reason the pod cannot run (`matchFields`, which names one node, likewise).
+What can never match does not: an empty term, a required affinity with no terms, an operator
+the scheduler does not know or values it cannot parse (`nodeaffinity.go` in
+component-helpers: a term whose requirements fail to parse matches no node).
 """
 
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from webhook.kube.pod import Pod, node_selector, node_selector_terms, tolerations
+from webhook.kube.pod import Pod, node_affinity, node_selector, node_selector_terms, tolerations
 
 BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
+REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 MISSING_SHOWN = 5  # extended resources named in a Misfit; the rest are counted
 
 
@@ -41,7 +46,10 @@ class Requirements:
     """What of a pod decides which nodes can run it, read once to be checked against many."""
 
     selector: Mapping[str, Any]
-    terms: list[Any]  # the required nodeSelectorTerms as they are
+    # The required nodeSelectorTerms, each as (why it matches no node, or None; its
+    # matchExpressions): a term is read once, whatever the number of nodes it is checked on.
+    terms: list[tuple[str | None, list[Mapping[str, Any]]]]
+    required: bool  # a required node affinity is there (with no terms it matches no node)
     # The tolerations by key ("" for those with none, which tolerate any key): a taint is
     # checked against those that can tolerate it, not against every toleration of the pod.
     tolerations: Mapping[str, list[Mapping[str, Any]]]
@@ -51,7 +59,9 @@ def requirements(pod: Pod) -> Requirements:
     by_key: dict[str, list[Mapping[str, Any]]] = {}
     for toleration in tolerations(pod):
         by_key.setdefault(str(toleration.get("key") or ""), []).append(toleration)
-    return Requirements(node_selector(pod), node_selector_terms(pod), by_key)
+    required = node_affinity(pod).get(REQUIRED) is not None
+    terms = [_term(t) for t in node_selector_terms(pod)]
+    return Requirements(node_selector(pod), terms, required, by_key)
 
 
 def unmet_requirement(pod: Pod | Requirements, labels: Mapping[str, str]) -> str | None:
@@ -63,25 +73,84 @@ def unmet_requirement(pod: Pod | Requirements, labels: Mapping[str, str]) -> str
             return f"nodeSelector {key}={value}"
     terms = req.terms
     if not terms:
-        return None
+        # NodeSelector.Match with no terms is false (component-helpers nodeaffinity.go).
+        return "a required node affinity with no nodeSelectorTerms" if req.required else None
     unmet = None
-    for term in terms:
-        failed = _unmet_in_term(term, labels)
+    for problem, expressions in terms:
+        failed = problem or _unmet_expression(expressions, labels)
         if failed is None:
             return None
         unmet = unmet or failed
     return unmet
 
 
-def _unmet_in_term(term: Any, labels: Mapping[str, str]) -> str | None:
-    if not isinstance(term, Mapping):
-        return "a nodeSelectorTerm that is not an object"
-    expressions = term.get("matchExpressions")
-    for expr in expressions if isinstance(expressions, list) else []:
-        if isinstance(expr, Mapping) and not expression_holds(expr, labels):
-            values = expr.get("values") or []
-            return f"{expr.get('key')} {expr.get('operator')} {list(values)}"
+def _unmet_expression(
+    expressions: list[Mapping[str, Any]], labels: Mapping[str, str]
+) -> str | None:
+    for expr in expressions:
+        if not expression_holds(expr, labels):
+            return _shown(expr)
     return None
+
+
+def _term(term: Any) -> tuple[str | None, list[Mapping[str, Any]]]:
+    """(why the term matches no node, or None; its expressions). As newNodeSelectorTerm and
+    nodeSelectorRequirementsAsSelector (component-helpers nodeaffinity.go): an empty term
+    selects nothing, and a requirement that does not parse makes the term match nothing."""
+    if not isinstance(term, Mapping):
+        return "a nodeSelectorTerm that is not an object", []
+    expressions = term.get("matchExpressions") or []
+    fields = term.get("matchFields") or []
+    if not isinstance(expressions, list) or not isinstance(fields, list):
+        return "a nodeSelectorTerm that is not a list of requirements", []
+    if not expressions and not fields:
+        return "an empty nodeSelectorTerm, which matches no node", []
+    for expr in expressions:
+        if not isinstance(expr, Mapping) or not parses(expr):
+            return f"a requirement the scheduler cannot parse: {_shown(expr)}", []
+    for expr in fields:
+        # Only metadata.name is a node field (nodeaffinity.go nodeFieldSelectorKeys): it names
+        # single nodes, which a pool does not state.
+        if not isinstance(expr, Mapping) or expr.get("key") != "metadata.name" or not parses(expr):
+            return f"a field requirement the scheduler cannot parse: {_shown(expr)}", []
+    return None, expressions
+
+
+def _shown(expr: Any) -> str:
+    if not isinstance(expr, Mapping):
+        return repr(expr)
+    values = expr.get("values") or []
+    shown = list(values) if isinstance(values, list) else values
+    return f"{expr.get('key')} {expr.get('operator')} {shown}"
+
+
+OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"})
+
+
+def parses(expr: Mapping[str, Any]) -> bool:
+    """Whether the scheduler can turn a requirement into a selector (labels.NewRequirement,
+    apimachinery/pkg/labels/selector.go): a known operator, values for In and NotIn, none for
+    Exists and DoesNotExist, and one integer for Gt and Lt."""
+    op, values = expr.get("operator"), expr.get("values")
+    if op not in OPERATORS or not isinstance(expr.get("key"), str):
+        return False
+    values = values if values is not None else []
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        return False
+    if op in ("In", "NotIn"):
+        return bool(values)
+    if op in ("Exists", "DoesNotExist"):
+        return not values
+    return len(values) == 1 and is_int64(values[0])
+
+
+# strconv.ParseInt(value, 10, 64) on a value that must also be a label value
+# (labels.NewRequirement validates every value): no sign, so digits only.
+INT64 = re.compile(r"[0-9]+")
+
+
+def is_int64(text: str) -> bool:
+    return INT64.fullmatch(text) is not None and int(text) < 2**63
 
 
 def expression_holds(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -99,10 +168,9 @@ def expression_holds(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool
     if op == "DoesNotExist":
         return False
     if op in ("Gt", "Lt"):
-        try:
-            label, bound = int(value), int(values[0])
-        except (TypeError, ValueError, IndexError):
+        if len(values) != 1 or not is_int64(value) or not is_int64(values[0]):
             return False
+        label, bound = int(value), int(values[0])
         return label > bound if op == "Gt" else label < bound
     return False
 

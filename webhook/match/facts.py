@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from webhook.kube import pod as podlib
+from webhook.kube.choice import chooses_a_pool
 from webhook.kube.kueue import queued_by_kueue
 from webhook.kube.resources import is_extended_resource_name
+from webhook.kube.scheduling import Node
 from webhook.kube.workloads import workload_from
 
 # The facts a mutation kind can name as made stale by its additions (`MutationKind.stale`).
@@ -45,11 +47,13 @@ class PodFacts:
         namespace: str,
         namespace_labels: Mapping[str, str] | None = None,
         platform_keys: Collection[str] = podlib.PLATFORM_LABEL_KEYS,
+        pools: Sequence[Node] = (),
     ) -> None:
         self.pod = pod
         self.namespace = namespace
         self.namespace_labels = namespace_labels
         self.platform_keys = platform_keys  # PolicySettings platformLabelKeys
+        self.pools = pools  # the set's NodePools: own placement is a choice among them
 
     @lazy
     def labels(self) -> Mapping[str, Any]:
@@ -78,6 +82,8 @@ class PodFacts:
 
     @lazy
     def own_placement(self) -> bool:
+        if self.pools:
+            return chooses_a_pool(self.pod, self.extended, self.platform_keys, self.pools)
         return podlib.has_own_placement(self.pod, self.extended, self.platform_keys)
 
     @lazy
@@ -86,9 +92,14 @@ class PodFacts:
         return queued_by_kueue(self.labels, self.annotations, self.pod)
 
     @lazy
-    def pinned(self) -> bool:
-        """Placement must never be added (see `podlib.pinned_to_node`)."""
-        return podlib.pinned_to_node(self.owner_kinds[0], self.annotations, podlib.spec(self.pod))
+    def never_placed(self) -> str:
+        """Why no placement may be added ("" when it may: `podlib.never_placed`)."""
+        return podlib.never_placed(self.owner_kinds[0], self.annotations, podlib.spec(self.pod))
+
+    @lazy
+    def bound(self) -> str:
+        """Why nothing that chooses nodes may be added ("" when it may: `podlib.bound_to`)."""
+        return podlib.bound_to(podlib.spec(self.pod))
 
     def known(self, names: Iterable[str]) -> dict[str, Any]:
         """The values of the facts among `names` computed so far (none is computed here)."""

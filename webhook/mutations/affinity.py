@@ -166,6 +166,7 @@ KIND = MutationKind(
     path=(*NODE_AFFINITY, "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"),
     patching=Patching.EACH_TERM,
     placement=True,
+    chooses_nodes=True,
     stale=frozenset({"own_placement"}),
     compile=_compile,
     missing=_missing,

@@ -43,6 +43,7 @@ KIND = MutationKind(
     path=("spec", "dnsConfig", "options"),
     patching=Patching.APPEND,
     placement=False,
+    chooses_nodes=False,
     stale=frozenset(),
     compile=_compile,
     missing=_missing,

@@ -54,6 +54,8 @@ KIND = MutationKind(
     path=("spec", "tolerations"),
     patching=Patching.APPEND,
     placement=False,
+    chooses_nodes=False,
+    in_tree="ExtendedResourceToleration",
     # Tolerations keyed on a resource the pod requests are not its own placement
     # (webhook.kube.pod.has_own_placement): no fact changes.
     stale=frozenset(),

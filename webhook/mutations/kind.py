@@ -36,6 +36,37 @@ class Patching(enum.Enum):
     COMPOSED = "as the kinds it is made of"
 
 
+# Pod fields kube-apiserver's in-tree mutating admission plugins own: no kind may add them. The
+# plugins run again when a webhook's change makes the apiserver reinvoke the chain, and some
+# refuse a pod whose field changed in between (Priority: "the integer value of priority must
+# not be provided"/changed, plugin/pkg/admission/priority/admission.go; RuntimeClass sets
+# `overhead` and refuses one it did not set, plugin/pkg/admission/runtimeclass/admission.go).
+PLUGIN_OWNED: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("spec", "priority"), "Priority"),
+    (("spec", "priorityClassName"), "Priority"),
+    (("spec", "preemptionPolicy"), "Priority"),
+    (("spec", "overhead"), "RuntimeClass"),
+    (("spec", "runtimeClassName"), "RuntimeClass"),
+    (("spec", "serviceAccountName"), "ServiceAccount"),
+    (("spec", "serviceAccount"), "ServiceAccount"),
+    (("spec", "automountServiceAccountToken"), "ServiceAccount"),
+    (("spec", "volumes"), "ServiceAccount"),
+    (("spec", "containers"), "LimitRanger, AlwaysPullImages"),
+    (("spec", "initContainers"), "LimitRanger, AlwaysPullImages"),
+    (("spec", "nodeSelector"), "PodNodeSelector, RuntimeClass"),
+)
+# Pod fields that choose nodes: a kind adding to one declares `chooses_nodes`, or names the
+# in-tree plugin whose rule it reproduces (`in_tree`).
+NODE_CHOOSING: tuple[tuple[str, ...], ...] = (
+    ("spec", "nodeName"),
+    ("spec", "nodeSelector"),
+    ("spec", "tolerations"),
+    ("spec", "affinity", "nodeAffinity"),
+    ("spec", "topologySpreadConstraints"),
+    ("spec", "runtimeClassName"),
+)
+
+
 @dataclass(frozen=True)
 class Context:
     """What the policy set holds beside the policy, for compiling a rule (the pools)."""
@@ -74,11 +105,19 @@ class MutationKind(Generic[R]):
     path: tuple[str, ...]  # where in the pod its items go
     patching: Patching
     placement: bool  # never added where placement is not (DaemonSet pods, excluded namespaces)
+    # Whether its additions enter kube-scheduler's choice of node: its filters (tolerations,
+    # required node affinity, spread constraints) or its node-affinity scoring. The final
+    # judgement (webhook.engine.judge) takes these additions back from a policy that breaks
+    # an intent of the set, and keeps the rest of what it adds.
+    chooses_nodes: bool
     stale: frozenset[str]  # the PodFacts its additions change (webhook.match.facts.FACTS)
     compile: Callable[[Mutations, Context], R | None]  # None: the policy does not use it
     missing: Callable[[Pod, R, PodFacts], tuple[Items, list[Conflict]]]
     part: str = ""  # how `--explain` and policy tests name what it adds; default: `name`
     noun: str = ""  # what a conflict on one of its keys is called ("label")
+    # The in-tree admission plugin whose rule it reproduces: what it adds is what the
+    # apiserver itself adds where that plugin is on, part of the pod the set starts from.
+    in_tree: str = ""
     keys: Callable[[Items], Iterable[str]] = field(default=_no_keys)  # keys it sets, for owners
     shown: Callable[[Items], Items] = field(default=_identity)  # its items as people read them
     parts: tuple[MutationKind[Any], ...] = ()  # Patching.COMPOSED: the kinds it is made of
@@ -147,6 +186,7 @@ def keyed_kind(
         path=path,
         patching=Patching.KEYS,
         placement=False,
+        chooses_nodes=False,
         stale=stale,
         compile=compile_rule,
         missing=missing,

@@ -96,6 +96,7 @@ KIND = MutationKind(
     path=(),
     patching=Patching.COMPOSED,
     placement=True,
+    chooses_nodes=True,
     stale=frozenset().union(*(part.stale for part in PARTS)),
     compile=_compile,
     missing=_missing,

@@ -39,6 +39,7 @@ KIND = MutationKind(
     path=(*NODE_AFFINITY, "preferredDuringSchedulingIgnoredDuringExecution"),
     patching=Patching.APPEND,
     placement=True,
+    chooses_nodes=True,
     stale=frozenset({"own_placement"}),
     compile=_compile,
     missing=_missing,

@@ -61,6 +61,7 @@ KIND = MutationKind(
     path=("spec", "tolerations"),
     patching=Patching.APPEND,
     placement=True,
+    chooses_nodes=True,
     stale=frozenset({"own_placement"}),
     compile=_compile,
     missing=_missing,

@@ -65,6 +65,7 @@ KIND = MutationKind(
     path=("spec", "topologySpreadConstraints"),
     patching=Patching.APPEND,
     placement=True,
+    chooses_nodes=True,
     stale=frozenset(),  # no fact reads spread constraints
     compile=_compile,
     missing=_missing,

@@ -40,6 +40,7 @@ KIND = MutationKind(
     path=(*POD_AFFINITY, "preferredDuringSchedulingIgnoredDuringExecution"),
     patching=Patching.APPEND,
     placement=True,
+    chooses_nodes=False,
     stale=frozenset(),  # pod affinity is not what "own placement" reads
     compile=_compile,
     missing=_missing,

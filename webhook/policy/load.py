@@ -25,6 +25,8 @@ POLICY_SUFFIXES = (".yaml", ".yml")
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
 SetDocument = PlacementPolicy | PolicySettings | NodePool
+# Where `PolicySet.where` keeps the PolicySettings document (a policy name is lower case).
+SETTINGS = "PolicySettings"
 POLICY_MODELS: dict[str, type[SetDocument]] = {
     "PlacementPolicy": PlacementPolicy,
     "PolicySettings": PolicySettings,
@@ -56,8 +58,10 @@ class PolicySet:
     where: Mapping[str, Problem] = field(default_factory=dict)  # a Problem with no message
 
     def problem(self, policy: str, field: str, message: str) -> Problem:
-        """A problem found in `policy` after loading (the placement proof)."""
-        at = self.where.get(policy, Problem("(unknown file)", None, None, "", ""))
+        """A problem found in `policy` (or in the set's PolicySettings, `SETTINGS`) after
+        loading (the placement proof)."""
+        unknown = "(default PolicySettings)" if policy == SETTINGS else "(unknown file)"
+        at = self.where.get(policy, Problem(unknown, None, None, "", ""))
         return Problem(at.file, at.document, at.line, field, message)
 
 
@@ -165,6 +169,7 @@ def _assemble(documents: list[Parsed[SetDocument]]) -> _Assembled:
                 message = "only one PolicySettings document is allowed per set"
                 out.problems.append(doc.problem((), message, field="kind"))
             out.settings = value.spec
+            out.where[SETTINGS] = doc.problem(("spec",), "")
             continue
         key = f"{value.kind}/{value.name}"
         if key in defined:

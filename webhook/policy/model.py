@@ -121,6 +121,13 @@ class SettingsSpec(Strict):
         "nodeSelector or node-affinity term on these keys only is no placement of the pod's own.",
     )
 
+    @property
+    def refused_annotation_key(self) -> str:
+        """The pod annotation that lists the policies whose placement was refused (beside
+        `annotationKey`, under the same prefix)."""
+        prefix = self.annotation_key.rpartition("/")[0]
+        return f"{prefix}/placement-refused" if prefix else "placement-refused"
+
     @field_validator("annotation_key")
     @classmethod
     def _annotation_key_valid(cls, key: str) -> str:

@@ -1,40 +1,35 @@
-"""Proving a policy set's placements against its NodePools.
+"""Proving a policy set's placements against its NodePools, for pod classes derived from the
+set's own clauses (`classes.py`).
 
-For each representative pod (`representatives.py`) the set runs twice, as the webhook would run
-it and with no placement added (the baseline). Every pod the set places (a policy added
-tolerations or node affinity) must then (a) fit at least one pool, if it fitted one in the
-baseline: its labels meet a required term, every NoSchedule and NoExecute taint is tolerated,
-and the pool offers each extended resource it requests; and (b) when it is of a class the set
-keeps off spot (`PolicySettings.keepOffSpot`) and fitted an on-demand pool in the baseline, fit
-one still. A pod that nothing in the cluster runs, or that only spot pools run (a GPU notebook
-where every GPU node is spot), is not the set's doing.
+Each class runs through the set as the policies add (no final judgement), and the pod as it
+would be sent is judged as the webhook judges every pod (`webhook.engine.judge`): a policy
+whose node choices break an intent of the set (runnable, resources, off spot) is named with
+the class and the intent, on one line. A class the set keeps off spot, that nothing in the set
+keeps off spot although an on-demand pool can run it, is a problem of the set too (named at
+`keepOffSpot`); so is a chain of policies longer than one call's passes (`fixed_point.py`).
+At admission the judgement takes such placements back from every pod; the proof says, before
+the set is served, which policy would lose them and for which pods.
 
-The pods are proven in `default` (or the first namespace the set does not exclude from
-placement) and in up to MAX_NAMESPACES - 1 namespaces that policies name. A key a policy
-requires of nodes that no pool states (nor a well-known node label) is taken as possibly present,
-so it proves nothing: `check` warns of it (a misspelt key, or a per-node label such as a rack).
+A key a policy requires of nodes that no pool states (nor a well-known node label) is taken as
+possibly present, so it proves nothing: `check` warns of it (a misspelt key, or a per-node
+label such as a rack).
 """
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-from webhook.engine import CompiledPolicySet, Result, chooses_nodes, compile_policy_set, mutate
-from webhook.engine.compile import Pool
+from webhook.engine import CompiledPolicySet, Result, compile_policy_set, judge, mutate
 from webhook.errors import PolicyError, Problem
-from webhook.kube.scheduling import toleration_for, why_not
-from webhook.match.clauses import compile_match, first_failure
 from webhook.match.facts import PodFacts
 from webhook.mutations import affinity
 from webhook.policy import PolicySet
-from webhook.proof.representatives import Representative, representatives
+from webhook.policy.load import SETTINGS
+from webhook.proof.classes import PodClass, count_classes, derive, pod_classes
+from webhook.proof.fixed_point import fixed_point_problems
 
 # Labels every node has (kubelet and the cloud provider set them): keys a policy may require
 # that no pool needs to state (https://kubernetes.io/docs/reference/labels-annotations-taints/).
-MAX_NAMESPACES = 8
 WELL_KNOWN_NODE_LABELS = frozenset(
     {
         "kubernetes.io/hostname",
@@ -45,12 +40,21 @@ WELL_KNOWN_NODE_LABELS = frozenset(
         "topology.kubernetes.io/region",
     }
 )
+KEEP_OFF_SPOT = SETTINGS  # where an omission of the set is reported
+OMISSION = "off-spot"
+
+
+# Pod classes the server tries when it loads a set (and policy tests): a set of a thousand
+# policies derives more than ten thousand, each a run of the whole set. `check` tries them all.
+LOAD_LIMIT = 3000
 
 
 @dataclass
 class Proof:
     pools: int
-    pods: int = 0
+    classes: int = 0  # pod classes tried
+    derived: int = 0  # pod classes derived (more than tried when limited)
+    clauses: int = 0  # clauses they were derived from
     namespaces: tuple[str, ...] = ()
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
@@ -64,133 +68,91 @@ class Proof:
             return "placement not proven: the set declares no NodePool"
         if self.problems:
             return f"placement proof failed: {len(self.problems)} problems"
+        tried = f"{self.classes} pod classes"
+        if self.derived > self.classes:
+            tried = f"{self.classes} of {self.derived} pod classes (check tries every one)"
+        where = ", ".join(self.namespaces[:3]) + (
+            f" and {len(self.namespaces) - 3} more" if len(self.namespaces) > 3 else ""
+        )
         return (
-            f"placement proven: {self.pods} representative pods in namespaces "
-            f"{', '.join(self.namespaces)} fit the set's {self.pools} node pools"
+            f"placement proven: {tried} from {self.clauses} clauses, in namespaces {where}, "
+            f"keep the set's intents on its {self.pools} node pools"
         )
 
 
-def prove_placement(compiled: CompiledPolicySet) -> Proof:
+def prove_placement(compiled: CompiledPolicySet, limit: int | None = None) -> Proof:
+    """The proof on every derived pod class, or on the first `limit` of them."""
     proof = Proof(pools=len(compiled.pools))
     if not compiled.pools:
         return proof
     proof.warnings += _unstated_keys(compiled)
-    proof.namespaces = _namespaces(compiled)
-    seen: set[tuple[str, str]] = set()  # one problem per policy and workload
-    for namespace in proof.namespaces:
-        for rep in representatives(*_resources_and_own_placements(compiled.pools)):
-            proof.pods += 1
-            for policy, message in _violations(compiled, rep, namespace):
-                if (policy, rep.workload) not in seen:
-                    seen.add((policy, rep.workload))
-                    problem = compiled.source.problem(
-                        policy, "spec.add", f"policy {policy}: {message}"
-                    )
-                    proof.problems.append(problem)
+    proof.problems += fixed_point_problems(compiled)
+    derivation = derive(compiled)
+    proof.clauses = derivation.clauses
+    found: dict[tuple[str, str], list[str]] = {}  # (policy, intent) -> the classes' lines
+    namespaces: dict[str, None] = {}
+    for pod_class in pod_classes(compiled, derivation, limit):
+        proof.classes += 1
+        namespaces[pod_class.context.namespace] = None
+        for policy, intent, message in _violations(compiled, pod_class):
+            found.setdefault((policy, intent), []).append(message)
+    proof.namespaces = tuple(namespaces)
+    proof.derived = proof.classes if limit is None else count_classes(derivation, compiled)
+    for (policy, _), messages in found.items():
+        more = f" (and {len(messages) - 1} more pod classes)" if len(messages) > 1 else ""
+        name = f"policy {policy}" if policy != KEEP_OFF_SPOT else "keepOffSpot"
+        field_path = "spec.add" if policy != KEEP_OFF_SPOT else "spec.keepOffSpot"
+        problem = compiled.source.problem(policy, field_path, f"{name}: {messages[0]}{more}")
+        proof.problems.append(problem)
     return proof
 
 
-def _violations(
-    compiled: CompiledPolicySet, rep: Representative, namespace: str
-) -> Iterable[tuple[str, str]]:
-    result = mutate(compiled, rep.pod, namespace, guard=False)
-    placer = _last_placer(result)
-    if placer is None:
-        return
-    baseline = mutate(compiled, rep.pod, namespace, place=False).pod
-    before = compiled.reachable(baseline, rep.extended)
-    after = compiled.reachable(result.pod, rep.extended)
-    if before and not after:
-        why = _why_none(compiled.pools, result.pod, rep.extended)
-        yield placer, f"{rep.description} fits no pool: {why}"
-    elif (
-        after
-        and all(p.spot for p in after)
-        and any(not p.spot for p in before)
-        and _kept_off_spot(compiled, rep, namespace)
+def _violations(compiled: CompiledPolicySet, pod_class: PodClass) -> list[tuple[str, str, str]]:
+    context = pod_class.context
+    result = mutate(compiled, pod_class.pod, context.namespace, context.labels, guard=False)
+    if result.applied and any("passes: stopped" in w for w in result.warnings):
+        message = f"{pod_class.description}: its fixed point is not reached in one call"
+        return [(result.applied[-1], "fixed point", message)]
+    facts = _final_facts(compiled, pod_class, result)
+    breach = judge(compiled, facts, result.placements)
+    if breach is not None:
+        message = f"{pod_class.description}: {breach.detail} [intent {breach.intent}]"
+        return [(policy, breach.intent, message) for policy in breach.policies]
+    omission = _left_on_spot(compiled, pod_class, facts)
+    return [(KEEP_OFF_SPOT, OMISSION, omission)] if omission else []
+
+
+def _final_facts(compiled: CompiledPolicySet, pod_class: PodClass, result: Result) -> PodFacts:
+    keys = compiled.settings.platform_label_keys
+    context = pod_class.context
+    return PodFacts(result.pod, context.namespace, context.labels, keys, compiled.nodes)
+
+
+def _left_on_spot(compiled: CompiledPolicySet, pod_class: PodClass, facts: PodFacts) -> str:
+    """Why a pod of a class kept off spot can still land on spot although an on-demand pool
+    can run it and nothing about it forbids placing it ("" when it cannot)."""
+    reach = compiled.reachable(facts.pod, pod_class.extended)
+    if not any(p.spot for p in reach) or not compiled.kept_off_spot(facts):
+        return ""
+    context = pod_class.context
+    before = PodFacts(
+        pod_class.pod, context.namespace, context.labels,
+        compiled.settings.platform_label_keys, compiled.nodes,
+    )  # fmt: skip
+    if before.own_placement or before.bound or before.never_placed:
+        return ""
+    if compiled.placement_excluded(context.namespace):
+        return ""
+    baseline = mutate(compiled, pod_class.pod, context.namespace, context.labels, place=False)
+    if before.queued or not any(
+        not p.spot for p in compiled.reachable(baseline.pod, pod_class.extended)
     ):
-        names = ", ".join(p.name for p in after)
-        yield placer, f"{rep.description} is kept off spot but fits only spot pools ({names})"
-
-
-def _last_placer(result: Result) -> str | None:
-    """The last policy that chose nodes for the pod (added tolerations or node affinity): the
-    one a violation names."""
-    placers = [
-        o.name
-        for o in result.outcomes
-        if o.name in result.applied and any(chooses_nodes(k) for k, _ in o.additions.by_kind)
-    ]
-    return placers[-1] if placers else None
-
-
-def _why_none(pools: tuple[Pool, ...], pod: Any, extended: tuple[str, ...]) -> str:
-    """Why a pod fits no pool, grouped: `on-demand pools offer no nvidia.com/gpu`."""
-    misfits = {p.name: why_not(pod, p.node, extended) for p in pools}
-    reachable = [p for p in pools if getattr(misfits[p.name], "what", "") != "labels"]
-    if not reachable:
-        first = misfits[pools[0].name]
-        return f"no pool has the labels it requires ({first.detail if first else ''})"
-    details = {str(misfits[p.name]) for p in reachable}
-    if len(details) > 1:
-        return "; ".join(f"pool {p.name}: {misfits[p.name]}" for p in reachable)
-    misfit = misfits[reachable[0].name]
-    assert misfit is not None
-    if misfit.what == "resources":
-        return (
-            f"{_named(reachable)} {'offers' if len(reachable) == 1 else 'offer'} no {misfit.detail}"
-        )
-    return f"{_named(reachable)}: {misfit}"
-
-
-def _named(pools: list[Pool]) -> str:
-    """`pool g1`, `on-demand pools`, or `pools a, b` when they mix capacity types."""
-    if len(pools) == 1:
-        return f"pool {pools[0].name}"
-    capacity = {p.spot for p in pools}
-    if len(capacity) == 1:
-        return "spot pools" if capacity.pop() else "on-demand pools"
-    return "pools " + ", ".join(p.name for p in pools)
-
-
-def _kept_off_spot(compiled: CompiledPolicySet, rep: Representative, namespace: str) -> bool:
-    facts = PodFacts(rep.pod, namespace)
-    return any(
-        first_failure(compile_match(spec), facts) is None
-        for spec in compiled.settings.keep_off_spot
+        return ""
+    spot = ", ".join(p.name for p in reach if p.spot)
+    return (
+        f"{pod_class.description}: the pod can land on spot ({spot}) and no policy keeps it off "
+        f"spot, although an on-demand pool can run it [intent {OMISSION}]"
     )
-
-
-def _resources_and_own_placements(
-    pools: tuple[Pool, ...],
-) -> tuple[list[str], dict[str, tuple[dict[str, str], list[Any]]]]:
-    """The extended resources the pools offer, and for CPU ("") and each of them a placement a
-    pod's author could choose: a pool that runs it, by its labels, its taints tolerated."""
-    resources = sorted({r for p in pools for r in p.node.extended_resources})
-    own: dict[str, tuple[dict[str, str], list[Any]]] = {}
-    for resource in ["", *resources]:
-        pool = next(
-            (p for p in pools if not resource or resource in p.node.extended_resources), None
-        )
-        if pool is not None:
-            tolerations = [toleration_for(t) for t in pool.node.taints]
-            own[resource] = (dict(pool.node.labels), tolerations)
-    return resources or ["nvidia.com/gpu"], own
-
-
-def _namespaces(compiled: CompiledPolicySet) -> tuple[str, ...]:
-    """A namespace placement is not excluded from, and namespaces policies name (a glob with
-    its wildcards filled in), MAX_NAMESPACES at most."""
-    excluded = compiled.placement_excluded
-    first = next(n for n in ("default", "proof", "proof-1") if not excluded(n))
-    named: set[str] = set()
-    for policy in compiled.policies:
-        for pattern in policy.match.namespaces:
-            name = pattern.replace("*", "x").replace("?", "x")
-            if "[" not in name and fnmatch.fnmatchcase(name, pattern) and not excluded(name):
-                named.add(name)
-    named.discard(first)
-    return (first, *sorted(named)[: MAX_NAMESPACES - 1])
 
 
 def _unstated_keys(compiled: CompiledPolicySet) -> list[Problem]:
@@ -214,7 +176,7 @@ def compile_proven(policy_set: PolicySet) -> CompiledPolicySet:
     """The set compiled, or PolicyError when its placements are not proven against its pools
     (what `check`, policy tests and the server at start and reload all use)."""
     compiled = compile_policy_set(policy_set)
-    problems = prove_placement(compiled).problems
+    problems = prove_placement(compiled, LOAD_LIMIT).problems
     if problems:
         raise PolicyError.of(problems)
     return compiled

@@ -65,8 +65,10 @@ class Outcome:
     audited: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # policies skipped on an error
-    refused: list[str] = field(default_factory=list)  # placements dropped: no pool would fit
+    refused: list[str] = field(default_factory=list)  # placements taken back by the judgement
+    refused_intents: list[str] = field(default_factory=list)  # the intent each would break
     invalid: list[str] = field(default_factory=list)  # not applied: the apiserver would refuse
+    skipped: list[str] = field(default_factory=list)  # namespace labels unknown
     patch_ops: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -181,14 +183,16 @@ def _answer(
     )
     result: Result = mutate(policies, review.object or {}, review.namespace, labels)
     warnings = list(result.warnings)
-    if unsynced and any(p.policy.spec.match.namespace_selector for p in policies.policies):
+    if unsynced and result.skipped:
         warnings.append(unsynced)
     for error in result.errors:
         log.error("policy failed: %s", error, extra={"uid": review.uid})
     outcome.applied, outcome.audited, outcome.errors = result.applied, result.audited, result.errors
     outcome.failed = result.failed
     outcome.refused = result.refused
+    outcome.refused_intents = [result.breaches[name].intent for name in result.refused]
     outcome.invalid = result.invalid
+    outcome.skipped = result.skipped
     outcome.patch_ops = len(result.ops)
     outcome.warnings = warnings
     outcome.result = "patched" if result.ops else "unchanged"

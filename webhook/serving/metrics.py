@@ -23,7 +23,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from webhook.engine import CompiledPolicySet
+from webhook.engine import INTENTS, CompiledPolicySet
 from webhook.policy import PolicyStore
 from webhook.serving.admission import Outcome
 from webhook.serving.connections import ConnectionCount
@@ -82,8 +82,22 @@ class Metrics:
         )
         self.refused = self._counter(
             "placement_refused",
-            "Pods a policy's placement was not added to, because with it the pod would have "
-            "fit none of the set's node pools (the pod was admitted with the rest).",
+            "Pods a policy's placement was not added to, because with it the pod as sent would "
+            "have broken an intent of the set: fit no node pool, land where its extended "
+            "resources are not offered, or on spot though kept off it (the pod was admitted "
+            "with the rest).",
+        )
+        self.refused_intents = self._counter(
+            "placement_refused_by_intent",
+            "Placements not added (see placement_refused_total), by the intent they would have "
+            "broken: runnable, resources, off-spot.",
+            "intent",
+        )
+        self.skipped = self._counter(
+            "policy_skipped",
+            "Pods a policy whose match or exclude reads the namespace's labels was skipped "
+            "for, because those labels were unknown (the namespace view not synced, or the "
+            "namespace not found).",
         )
         self.invalid = self._counter(
             "policy_invalid",
@@ -94,6 +108,8 @@ class Metrics:
         self._children: dict[tuple[int, str], Any] = {}
         for result in RESULTS:
             self._child(self.reviews, result)
+        for intent in INTENTS:
+            self._child(self.refused_intents, intent)
         self.state = StateCollector(store, namespaces, connections)
         self.registry.register(self.state)
         self.certificates: CertificateCollector | None = None
@@ -124,6 +140,10 @@ class Metrics:
             self._child(self.errors, name).inc()
         for name in outcome.refused:
             self._child(self.refused, name).inc()
+        for intent in outcome.refused_intents:
+            self._child(self.refused_intents, intent).inc()
+        for name in outcome.skipped:
+            self._child(self.skipped, name).inc()
         for name in outcome.invalid:
             self._child(self.invalid, name).inc()
 
@@ -131,7 +151,15 @@ class Metrics:
         """Drop the series of policies the set in force no longer has: a set renamed on every
         release would otherwise add its policies' series until the next restart."""
         per_policy = {
-            id(c): c for c in (self.patches, self.audits, self.errors, self.refused, self.invalid)
+            id(c): c
+            for c in (
+                self.patches,
+                self.audits,
+                self.errors,
+                self.refused,
+                self.invalid,
+                self.skipped,
+            )
         }
         for key in [k for k in self._children if k[0] in per_policy and k[1] not in loaded]:
             per_policy[key[0]].remove(key[1])
@@ -151,6 +179,8 @@ class Metrics:
             self._child(self.invalid, policy.name)
             if self.store.current.pools:
                 self._child(self.refused, policy.name)
+            if policy.reads_namespace_labels:
+                self._child(self.skipped, policy.name)
             if policy.policy.spec.mode == "audit":
                 self._child(self.audits, policy.name)
         registry = self.registry

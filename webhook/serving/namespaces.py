@@ -5,16 +5,19 @@ review would put a second API call on the critical path of every pod creation. S
 thread lists Namespaces once, then follows a watch from the list's resourceVersion (the
 informer pattern of client-go), and the request path only reads a dict.
 
-While the view is not synced (not yet listed, or the watch broke and the relist has not
-succeeded yet) it answers "unknown": namespaceSelector clauses then do not match, and the
-review carries a warning saying why. Stale labels are never used to place a pod.
+A namespace the view has not seen yet (created a moment before its first pod, its watch
+event still on the way) gets one direct read, with a deadline of DIRECT_READ_SECONDS, before
+the review is decided. While the view is not synced (not yet listed, or the watch broke and the
+relist has not succeeded yet), or when that read fails, it answers "unknown": the policies
+whose match or exclude reads namespace labels are then skipped, and the review carries a
+warning saying why. Stale or guessed labels are never used to place a pod.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import urllib3
@@ -24,6 +27,10 @@ from kubernetes.client.exceptions import ApiException
 log = logging.getLogger("webhook.namespaces")
 
 GONE = 410  # the resourceVersion we watch from was compacted away: list again
+# The direct read of a namespace the view lacks holds its review (and the worker's event loop)
+# this long at most: well inside the webhook's 5 s timeout, and rare (a new namespace's first
+# pods, before its watch event).
+DIRECT_READ_SECONDS = 1.0
 WARNING_PREFIX = "pod-placement-webhook: "
 
 
@@ -39,6 +46,11 @@ class NamespaceView:
         self.resource_version: str | None = None
         self.relists = 0
         self.unknown_answers = 0
+        self.direct_reads = 0
+        self.direct_read_failures = 0
+        # Reads one namespace's labels from the apiserver (None: it failed); set by the
+        # watcher's owner, None offline.
+        self.fetch: Callable[[str], Mapping[str, str] | None] | None = None
 
     @property
     def synced(self) -> bool:
@@ -60,12 +72,26 @@ class NamespaceView:
         labels = self._labels.get(namespace)
         if labels is None:
             # Created a moment ago and its watch event is still on the way.
+            labels = self._read(namespace)
+        if labels is None:
             self.unknown_answers += 1
             return None, (
-                f"{WARNING_PREFIX}namespace not in the namespace view yet: "
+                f"{WARNING_PREFIX}namespace not in the namespace view yet and not readable: "
                 "namespaceSelector policies skipped"
             )
         return labels, None
+
+    def _read(self, namespace: str) -> Mapping[str, str] | None:
+        if self.fetch is None:
+            return None
+        self.direct_reads += 1
+        labels = self.fetch(namespace)
+        if labels is None:
+            self.direct_read_failures += 1
+            return None
+        # The watch event that follows replaces it, whatever came first.
+        self._labels.setdefault(namespace, labels)
+        return labels
 
     def replace(self, namespaces: Mapping[str, Mapping[str, str]], resource_version: str) -> None:
         self._labels = dict(namespaces)
@@ -204,10 +230,30 @@ def cluster_api() -> client.CoreV1Api:
     return client.CoreV1Api()
 
 
+def reader(
+    api: client.CoreV1Api, seconds: float = DIRECT_READ_SECONDS
+) -> Callable[[str], Mapping[str, str] | None]:
+    """One namespace's labels, read from the apiserver within `seconds` (None on any failure,
+    logged)."""
+
+    def read(name: str) -> Mapping[str, str] | None:
+        try:
+            namespace = api.read_namespace(name, _request_timeout=(seconds, seconds))
+        except _TRANSIENT as exc:
+            log.warning("namespace %s: direct read failed: %s", name, type(exc).__name__)
+            return None
+        metadata = namespace.metadata
+        return dict(metadata.labels or {}) if metadata is not None else {}
+
+    return read
+
+
 def start_namespace_view(
     api: client.CoreV1Api | None = None,
 ) -> tuple[NamespaceView, NamespaceWatcher]:
+    api = api or cluster_api()
     view = NamespaceView()
-    watcher = NamespaceWatcher(view, api or cluster_api())
+    view.fetch = reader(api)
+    watcher = NamespaceWatcher(view, api)
     watcher.start()
     return view, watcher

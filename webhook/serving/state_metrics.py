@@ -28,6 +28,8 @@ class NamespaceSource(Protocol):
 
     relists: int
     unknown_answers: int
+    direct_reads: int
+    direct_read_failures: int
 
 
 class CertificateSource(Protocol):
@@ -140,6 +142,17 @@ class StateCollector:
             "Reviews answered without their namespace's labels (view not synced, or the "
             "namespace not yet seen).",
             value=view.unknown_answers,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_namespace_direct_reads",
+            "Namespaces read from the apiserver on a review's path because the view had not "
+            "seen them yet.",
+            value=view.direct_reads,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_namespace_direct_read_failures",
+            "Those reads that failed (the review's namespace labels were then unknown).",
+            value=view.direct_read_failures,
         )
 
     def _connection_series(self) -> Iterator[Metric]:
