@@ -224,8 +224,10 @@ def node_pool_documents(source: Any) -> list[Doc]:
             if name.endswith(TEST_SUFFIXES) or not path.is_file():
                 continue
             docs += yaml.safe_load_all(path.read_text(encoding="utf-8"))
-    elif hasattr(source, "pools"):
+    elif isinstance(getattr(source, "pools", None), Mapping):
         docs = [p.model_dump(by_alias=True, mode="json") for p in source.pools.values()]
-    else:
+    elif isinstance(source, Iterable):
         docs = list(source)
+    else:
+        raise TypeError(f"not a policy path, loaded policy set or documents: {source!r}")
     return [d for d in docs if isinstance(d, Mapping) and d.get("kind") == "NodePool"]
