@@ -14,8 +14,8 @@ filters, written from the scheduler's source and not from the engine. The intent
   land on spot at all, where an on-demand node could take them (the pod as written, taints
   aside: "an on-demand pool of its kind").
 
-The cases the engine breaks today are marked `xfail(strict=True)` with the reason, so the list
-is visible here and each turns into a failure once fixed.
+A case the engine breaks goes into BROKEN with the reason, marked `xfail(strict=True)`, so the
+list is visible here and each turns into a failure once fixed.
 """
 
 from __future__ import annotations
@@ -82,19 +82,10 @@ CLASS_OF = {
     "static-mirror-pod": "node agent",
 }
 
-OWN_PLACEMENT = (
-    "zero-to-jupyterhub's user pods tolerate hub.jupyter.org/dedicated, a taint no declared "
-    "pool has, and prefer a node-purpose label no pool states; the engine takes that for the "
-    "pod's own placement and adds nothing, so the untainted spot pool {pool} admits the notebook"
-)
-# (set, pod, intent) the engine breaks today, and why.
-BROKEN = {
-    ("shipped", "jupyterhub-user-server", "off spot"): OWN_PLACEMENT.format(pool="`default`"),
-    ("eks", "jupyterhub-user-server", "off spot"): OWN_PLACEMENT.format(pool="`default`"),
-    ("karpenter", "jupyterhub-user-server", "off spot"): OWN_PLACEMENT.format(
-        pool="`general-spot`"
-    ),
-}
+# (set, pod, intent) the engine breaks, and why: none. Zero to JupyterHub's user pods, whose
+# chart tolerations and preference select no declared pool, were taken for pods with a
+# placement of their own, and the untainted spot pools admitted them.
+BROKEN: dict[tuple[str, str, str], str] = {}
 
 
 def test_every_pod_is_classified() -> None:
