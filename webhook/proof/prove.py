@@ -44,11 +44,6 @@ KEEP_OFF_SPOT = SETTINGS  # where an omission of the set is reported
 OMISSION = "off-spot"
 
 
-# Pod classes the server tries when it loads a set (and policy tests): a set of a thousand
-# policies derives more than ten thousand, each a run of the whole set. `check` tries them all.
-LOAD_LIMIT = 3000
-
-
 @dataclass
 class Proof:
     pools: int
@@ -172,11 +167,12 @@ def _unstated_keys(compiled: CompiledPolicySet) -> list[Problem]:
     return problems
 
 
-def compile_proven(policy_set: PolicySet) -> CompiledPolicySet:
+def compile_proven(policy_set: PolicySet, limit: int | None = None) -> CompiledPolicySet:
     """The set compiled, or PolicyError when its placements are not proven against its pools
-    (what `check`, policy tests and the server at start and reload all use)."""
+    on every pod class, or on the first `limit` (what policy tests and the server at start and
+    reload use)."""
     compiled = compile_policy_set(policy_set)
-    problems = prove_placement(compiled, LOAD_LIMIT).problems
+    problems = prove_placement(compiled, limit).problems
     if problems:
         raise PolicyError.of(problems)
     return compiled

@@ -15,3 +15,7 @@ WRITE_TIMEOUT_SECONDS = 10.0  # a client that reads none of a waiting answer is 
 # stay well inside the Deployment's 256 MiB with the server's own ~70 MiB. The apiserver keeps
 # a few kept-alive connections per replica and instance.
 MAX_CONNECTIONS = 1000
+# Pod classes the placement proof tries when a set is loaded (and in policy tests): a set of a
+# thousand policies derives more than ten thousand, each a run of the whole set, and the
+# replica is not ready until its set is loaded. `check` tries every class.
+PROOF_CLASSES = 3000

@@ -10,6 +10,7 @@ import socket
 import ssl
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,9 @@ class ServeOptions:
     policy_poll_seconds: float = POLL_SECONDS  # 0: never reload policies
     cert_poll_seconds: float = POLL_SECONDS  # 0: never reload the certificate
     namespace_labels_from_cluster: bool = False  # list+watch Namespaces for namespaceSelector
+    proof_classes: int = (
+        defaults.PROOF_CLASSES
+    )  # pod classes the placement proof tries at each load
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -66,13 +70,15 @@ def tls_context_hardening(context: ssl.SSLContext) -> None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
 
 
-def load_store(paths: Sequence[Path]) -> PolicyStore[CompiledPolicySet]:
+def load_store(
+    paths: Sequence[Path], proof_classes: int = defaults.PROOF_CLASSES
+) -> PolicyStore[CompiledPolicySet]:
     """The policy store: a set is compiled and its placements proven before it serves."""
-    return PolicyStore(paths, compile_proven)
+    return PolicyStore(paths, partial(compile_proven, limit=proof_classes))
 
 
 async def serve(options: ServeOptions, listeners: Listeners | None = None) -> None:
-    store = load_store(options.policies)
+    store = load_store(options.policies, options.proof_classes)
     log.info(
         "serving %d policies (digest %s) on https://%s:%d/mutate",
         len(store.source.policies),

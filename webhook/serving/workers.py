@@ -44,7 +44,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def serve_workers(options: ServeOptions, workers: int) -> int:
     """Run `workers` worker processes until a stop signal; the exit code for the CLI."""
     # Checked once here so a bad policy set is one error line, not one per worker.
-    compile_proven(load_policy_set(options.policies))
+    compile_proven(load_policy_set(options.policies), options.proof_classes)
     listeners = Listeners(
         webhook=bind_socket(options.host, options.port),
         health=bind_socket(options.host, options.health_port) if options.health_port else None,

@@ -56,6 +56,14 @@ def _serve(sub: Subparsers) -> argparse.ArgumentParser:
         help="list and watch Namespaces (in-cluster service account, else the kubeconfig) so "
         "namespaceSelector clauses can match; needs RBAC get/list/watch on namespaces",
     )
+    serve.add_argument(
+        "--proof-classes",
+        type=int,
+        default=defaults.PROOF_CLASSES,
+        metavar="N",
+        help="pod classes the placement proof tries when a set is loaded (0: none; every pod "
+        "is still judged at admission, and `check` tries every class)",
+    )
     _serve_timing(serve)
     serve.add_argument(
         "--workers",

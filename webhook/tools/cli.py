@@ -72,6 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         policy_poll_seconds=args.policy_poll_seconds,
         cert_poll_seconds=args.cert_poll_seconds,
         namespace_labels_from_cluster=args.namespace_labels_from_cluster,
+        proof_classes=args.proof_classes,
         connections=ConnectionLimits(
             handshake_timeout=args.tls_handshake_timeout,
             write_timeout=args.write_timeout,

@@ -29,6 +29,7 @@ from webhook.policy.documents import parse_documents
 from webhook.policy.load import TEST_SUFFIXES
 from webhook.policy.model import Metadata, Strict
 from webhook.proof import compile_proven
+from webhook.serving import defaults
 
 # --- the test file -------------------------------------------------------------------------
 
@@ -141,7 +142,7 @@ def run_file(path: Path, display: str) -> list[CaseResult]:
         results = []
         for test in tests:
             roots = [path.parent / p for p in test.spec.policies] or [path.parent]
-            compiled = compile_proven(load_policy_set(roots))
+            compiled = compile_proven(load_policy_set(roots), defaults.PROOF_CLASSES)
             results += [run_case(compiled, case, display) for case in test.spec.cases]
     except (PolicyError, OSError) as exc:
         return [CaseResult(display, "(cannot run this file)", [str(exc)])]
