@@ -169,7 +169,7 @@ def test_a_placement_that_would_leave_a_runnable_pod_fitting_no_pool_is_not_adde
     assert result.refused == ["onto-b"]
     assert result.breaches["onto-b"].intent == "runnable"
     (warning,) = result.warnings
-    assert warning.startswith("policy onto-b: placement not added: the pod would fit no node pool")
+    assert warning.startswith("policy onto-b: placement not added (runnable): the pod would fit no node pool")
 
 
 def test_a_gt_expression_against_the_pods_own_node_selector_value_is_not_added() -> None:
@@ -201,7 +201,7 @@ def test_a_pod_requesting_a_resource_no_pool_offers_gets_no_placement() -> None:
     assert result.refused == ["onto-b"]
     assert result.breaches["onto-b"].intent == "resources"
     assert result.warnings == [
-        "policy onto-b: placement not added: no node pool offers example.com/fpga"
+        "policy onto-b: placement not added (resources): no node pool offers example.com/fpga"
     ]
     assert required_terms_of(after) == []
     assert after["metadata"]["labels"] == {"placed": "yes"}
@@ -333,7 +333,7 @@ def test_the_server_answers_a_guarded_placement_with_a_warning_and_counts_it(tmp
         answer = response_of(send(http, pod_review(gold, "ml")))
         (warning,) = answer["warnings"]
         assert warning.startswith(
-            "policy onto-b: placement not added: the pod would fit no node pool"
+            "policy onto-b: placement not added (runnable): the pod would fit no node pool"
         )
         # The annotations name the policy that applied and the one whose placement was
         # refused, so that the apiserver's second call refuses it again and adds nothing.

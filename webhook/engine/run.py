@@ -132,7 +132,8 @@ def report_refusals(run: Run) -> None:
     """A warning for each policy whose node choices the judgement took back in this call."""
     for name, breach in run.stripped.items():
         if breach.intent != EARLIER:
-            run.warnings.append(short(f"policy {name}: placement not added: {breach.detail}"))
+            text = f"policy {name}: placement not added ({breach.intent}): {breach.detail}"
+            run.warnings.append(short(text))
     if run.skipped:
         names = ", ".join(run.skipped)
         run.warnings.append(short(f"namespace labels unknown: policies skipped: {names}"))

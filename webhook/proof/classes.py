@@ -25,6 +25,7 @@ from webhook.kube.workloads import WORKLOADS
 from webhook.policy.model import LabelSelector, MatchSpec
 from webhook.proof.representatives import NAMES, SAFE_TO_EVICT, SIGNATURES
 
+ALIKE_SHOWN = 2  # workloads named beside the one a class stands for
 DEFAULT_RESOURCE = "nvidia.com/gpu"  # tried even where no pool offers a GPU: a set may place one
 # Tolerations and a preference Zero to JupyterHub gives every user pod by default
 # (jupyterhub/values.yaml, scheduling.userPods): they select a pool only where one carries
@@ -84,7 +85,8 @@ class Derivation:
     variants: list[Variant]
     resources: list[str]
     clauses: int  # clauses the variants and contexts come from
-    workloads: list[str]  # one workload of each kind the set's clauses tell apart
+    # One workload of each kind the set's clauses tell apart, and those it stands for.
+    workloads: dict[str, tuple[str, ...]]
 
 
 UNKNOWN = "in a namespace whose labels are unknown"
@@ -117,8 +119,9 @@ def derive(compiled: CompiledPolicySet) -> Derivation:
     return Derivation([default], list(variants.values()), resources, clauses, workloads)
 
 
-def distinct_workloads(compiled: CompiledPolicySet) -> list[str]:
-    """One workload of each kind the set can tell apart: clauses read a pod's workload only
+def distinct_workloads(compiled: CompiledPolicySet) -> dict[str, tuple[str, ...]]:
+    """One workload of each kind the set can tell apart, and the others it stands for: clauses
+    read a pod's workload only
     through `workloads` lists, and its controller's signature only through the label and
     annotation keys selectors name and the owner kinds `ownerKinds` names. DaemonSet and
     static pods, which never get a placement, are one kind each."""
@@ -130,7 +133,7 @@ def distinct_workloads(compiled: CompiledPolicySet) -> list[str]:
         k for s in specs if s.annotation_selector for k in _keys(s.annotation_selector)
     }
     owners = any(s.owner_kinds for s in specs)
-    kinds: dict[tuple[Any, ...], str] = {}
+    kinds: dict[tuple[Any, ...], list[str]] = {}
     for workload in WORKLOADS:
         labels, annotations, owner = SIGNATURES[workload]
         key = (
@@ -140,8 +143,8 @@ def distinct_workloads(compiled: CompiledPolicySet) -> list[str]:
             tuple(sorted((k, v) for k, v in annotations.items() if k in annotation_keys)),
             owner if owners else None,
         )
-        kinds.setdefault(key, workload)
-    return list(kinds.values())
+        kinds.setdefault(key, []).append(workload)
+    return {alike[0]: tuple(alike[1:]) for alike in kinds.values()}
 
 
 def _keys(selector: LabelSelector) -> set[str]:
@@ -158,8 +161,8 @@ def pod_classes(
     own = _own_placements(compiled, derivation.resources)
     default = derivation.contexts[0]
     base = [
-        _pod_class(workload, resource, placement, own, evictable, None, default)
-        for workload in derivation.workloads
+        _pod_class(workload, resource, placement, own, evictable, None, default, alike)
+        for workload, alike in derivation.workloads.items()
         for resource in ["", *derivation.resources]
         for placement in ("", "chart", *(("own",) if resource in own else ()))
         for evictable in (True, False)
@@ -180,13 +183,21 @@ def _variant_classes(
     own: Mapping[str, tuple[dict[str, str], list[Any]]],
     default: Context,
 ) -> Iterator[PodClass]:
-    distinct = set(derivation.workloads)
     resources = ["", *derivation.resources] if variant.resources is None else variant.resources
     for context in variant.contexts or (default,):
-        for workload in variant.workloads or derivation.workloads:
-            if workload in distinct:
-                for resource in resources:
-                    yield _pod_class(workload, resource, "", own, True, variant, context)
+        for workload, alike in _alike(variant.workloads or WORKLOADS, derivation.workloads):
+            for resource in resources:
+                yield _pod_class(workload, resource, "", own, True, variant, context, alike)
+
+
+def _alike(
+    workloads: Sequence[str], kinds: Mapping[str, tuple[str, ...]]
+) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Of `workloads`, one of each kind (`distinct_workloads`) and the others of its kind."""
+    for first, others in kinds.items():
+        members = [w for w in (first, *others) if w in workloads]
+        if members:
+            yield members[0], tuple(members[1:])
 
 
 def _in_turns(iterators: list[Iterator[PodClass]]) -> Iterator[PodClass]:
@@ -210,6 +221,7 @@ def _pod_class(
     evictable: bool,
     variant: Variant | None,
     context: Context,
+    alike: tuple[str, ...] = (),
 ) -> PodClass:
     signature_labels, signature_annotations, owner = SIGNATURES[workload]
     labels, annotations = dict(signature_labels), dict(signature_annotations)
@@ -239,7 +251,7 @@ def _pod_class(
             "nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [CHART_PREFERENCE]}
         }
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
-    description = _description(workload, resource, placement, evictable, variant, context)
+    description = _description(workload, resource, placement, evictable, variant, context, alike)
     return PodClass(description, workload, (resource,) if resource else (), pod, context)
 
 
@@ -250,9 +262,14 @@ def _description(
     evictable: bool,
     variant: Variant | None,
     context: Context,
+    alike: tuple[str, ...],
 ) -> str:
     kind = "GPU" if resource == DEFAULT_RESOURCE else (resource or "CPU")
     parts = [f"a {kind} {NAMES.get(workload, workload)}"]
+    if alike:
+        names = [NAMES.get(w, w) for w in alike[:ALIKE_SHOWN]]
+        more = f" and {len(alike) - ALIKE_SHOWN} more" if len(alike) > ALIKE_SHOWN else ""
+        parts[0] += f" (or {', '.join(names)}{more}: the set treats them alike)"
     if placement == "own":
         parts.append("with its own placement")
     elif placement == "chart":
