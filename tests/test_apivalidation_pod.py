@@ -58,6 +58,10 @@ TOLERATIONS: dict[str, tuple[dict[str, Any], list[str]]] = {
         {"key": "a", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30},
         [],
     ),
+    "tolerationSeconds with no effect (NoExecute is required)": (
+        {"key": "a", "operator": "Exists", "tolerationSeconds": 30},
+        ["t[0].effect: Invalid value"],
+    ),
     "tolerationSeconds with NoSchedule": (
         {"key": "a", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 30},
         ["t[0].effect: Invalid value"],

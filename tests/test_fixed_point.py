@@ -11,6 +11,7 @@ from tests.pods import compiled, mutated, plain, pod, policy, toleration
 from tests.reviews import review
 from webhook.engine import mutate
 from webhook.engine.run import MAX_PASSES
+from webhook.proof.fixed_point import fixed_point_problems, longest_chain
 from webhook.serving.admission import handle
 
 MARK = policy(
@@ -108,3 +109,44 @@ def test_the_audit_annotation_lists_every_policy_that_changed_the_pod_earlier_ca
     listed = final["metadata"]["annotations"]["pod-placement-webhook/policies"]
     assert listed == "spot,gold-route"
     assert answer(policies, after)["auditAnnotations"] == {"policies": listed}
+
+
+def test_check_accepts_a_chain_that_reaches_its_fixed_point_in_the_passes_that_run() -> None:
+    assert fixed_point_problems(compiled(*chain(MAX_PASSES))) == []
+
+
+def test_check_refuses_a_chain_one_pass_longer_than_run() -> None:
+    (problem,) = fixed_point_problems(compiled(*chain(MAX_PASSES + 1)))
+    links = " -> ".join(f"link-{i}" for i in range(MAX_PASSES + 1))
+    assert problem.message == (
+        f"policy link-{MAX_PASSES}: the chain {links} needs {MAX_PASSES + 1} passes to reach its "
+        f"fixed point, and at most {MAX_PASSES} run (each link to a policy earlier in the order "
+        "needs one more): change their order"
+    )
+    assert problem.field == "spec.order"
+
+
+def test_a_policy_reading_the_webhooks_own_annotation_is_refused() -> None:
+    """It could apply only when the apiserver calls again: one call is not the fixed point."""
+    follower = policy(
+        "after-the-webhook",
+        {"labels": {"example.com/placed": "yes"}},
+        match={"annotationSelector": {"matchExpressions": [
+            {"key": "pod-placement-webhook/policies", "operator": "Exists"}]}},
+    )  # fmt: skip
+    (problem,) = fixed_point_problems(compiled(follower, SET_TIER))
+    assert problem.message == (
+        "policy after-the-webhook: reads the annotation pod-placement-webhook/policies, which "
+        "the webhook adds after every policy: the policy would apply only when the apiserver "
+        "calls again, not in one call"
+    )
+
+
+def test_a_cycle_of_policies_is_bounded_by_its_size() -> None:
+    """Two policies enabling each other apply once each: two passes at most."""
+    ping = policy("ping", {"labels": {"pong": "yes"}},
+                  match={"podSelector": {"matchLabels": {"ping": "yes"}}}, order=20)  # fmt: skip
+    pong = policy("pong", {"labels": {"ping": "yes"}},
+                  match={"podSelector": {"matchLabels": {"pong": "yes"}}}, order=10)  # fmt: skip
+    chain_of = longest_chain(compiled(ping, pong).policies)
+    assert len(chain_of.backward) == 1

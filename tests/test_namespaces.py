@@ -22,7 +22,7 @@ from tests.scraping import (
     value,
 )
 from tests.servers import running_server
-from webhook.serving.namespaces import NamespaceView, NamespaceWatcher
+from webhook.serving.namespaces import NamespaceView, NamespaceWatcher, reader
 
 TEAM_POLICY = """\
 apiVersion: pod-placement-webhook/v1
@@ -299,3 +299,85 @@ def test_namespace_policy_applies_after_labelling_without_restart(tmp_path: Path
             _, samples = scrape(server)
             assert value(samples, "placement_webhook_namespace_view_relists_total") >= 2
             assert value(samples, "placement_webhook_namespace_view_namespaces") == 1
+
+
+def test_a_namespace_the_view_has_not_seen_is_read_once_directly(
+    cluster: tuple[NamespaceApi, str], watched: tuple[NamespaceApi, NamespaceView]
+):
+    """Created a moment before its first pod: the watch event is still on the way."""
+    api, view = watched
+    view.fetch = reader(core_api(cluster[1]))
+    api.label("fresh", {"team": "ml"}, unseen=True)
+    assert labels_of(view, "fresh") == {"kubernetes.io/metadata.name": "fresh", "team": "ml"}
+    assert labels_of(view, "fresh") is not None
+    assert api.reads == ["fresh"], "the second review finds it in the view"
+    assert (view.direct_reads, view.direct_read_failures, view.unknown_answers) == (1, 0, 0)
+
+
+def test_a_direct_read_that_fails_or_is_slow_leaves_the_labels_unknown(
+    cluster: tuple[NamespaceApi, str], watched: tuple[NamespaceApi, NamespaceView]
+):
+    api, view = watched
+    view.fetch = reader(core_api(cluster[1]), seconds=0.2)
+    api.label("slow", {"team": "ml"}, unseen=True)
+    api.read_delay = 1.0
+    labels, warning = view.lookup("slow")
+    assert labels is None and warning is not None and "not readable" in warning
+    api.read_delay = 0.0
+    api.forbidden = True
+    labels, _ = view.lookup("slow")
+    assert labels is None
+    assert (view.direct_reads, view.direct_read_failures, view.unknown_answers) == (2, 2, 2)
+
+
+EXCLUDED_PROD = """\
+apiVersion: pod-placement-webhook/v1
+kind: PlacementPolicy
+metadata:
+  name: batch-but-prod
+spec:
+  match: {workloads: [job]}
+  exclude:
+    - namespaceSelector:
+        matchLabels: {env: prod}
+  add:
+    nodeAffinity:
+      required:
+        - {key: pool, operator: In, values: [spot]}
+"""
+
+
+def test_a_policy_that_excludes_by_namespace_labels_is_skipped_while_they_are_unknown(
+    tmp_path: Path,
+):
+    """The apiserver answers 403 to the watch and to the direct read (RBAC missing): the
+    production namespace's labels are unknown, and the policy meant to leave it alone is
+    skipped, never applied on a guess; a warning, a counter and its alert say so."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "batch.yaml").write_text(EXCLUDED_PROD)
+    job = plain_pod(namespace="payments")
+    job["metadata"]["ownerReferences"] = [
+        {"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "1", "controller": True}
+    ]
+    with namespace_apiserver() as (api, url):
+        api.label("payments", {"env": "prod"})
+        api.forbidden = True
+        env = {"KUBECONFIG": str(write_kubeconfig(tmp_path / "kubeconfig", url))}
+        args = ["--namespace-labels-from-cluster"]
+        with running_server(tmp_path, [policies], args, env=env) as server, client(server) as http:
+            answer = response_of(send(http, pod_review(job, "payments")))
+            assert "patch" not in answer
+            assert any("policies skipped: batch-but-prod" in w for w in answer["warnings"])
+            _, samples = scrape(server)
+            skipped = "placement_webhook_policy_skipped_total"
+            assert value(samples, skipped, policy="batch-but-prod") == 1
+            api.forbidden = False
+            eventually(lambda: value(scrape(server)[1], "placement_webhook_namespace_view_synced")
+                       == 1, "the server's view syncs")  # fmt: skip
+            answer = response_of(send(http, pod_review(job, "payments")))
+            assert "patch" not in answer and "warnings" not in answer, "excluded: prod"
+            api.label("staging", {"env": "staging"}, unseen=True)
+            answer = response_of(send(http, pod_review(job | {}, "staging")))
+            assert "patch" in answer, "read directly, not excluded: the policy applies"
+            assert api.reads[-1] == "staging"

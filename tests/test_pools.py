@@ -248,10 +248,11 @@ def test_gpu_notebooks_sent_to_on_demand_pools_without_gpus_fail_the_proof(
     add_line = keep_off.read_text().splitlines().index("    pool: ondemand") + 1
     where = f"error: {keep_off}, document 1, line {add_line}: spec.add"
     found = [line for line in err.splitlines() if "policy stateful-on-demand" in line]
-    assert found[0].startswith(
-        f"{where}: policy stateful-on-demand: a GPU notebook: the pod would fit no node pool: "
-        "pool ondemand offers no nvidia.com/gpu [intent runnable]"
-    )
+    assert found[0].startswith(f"{where}: policy stateful-on-demand: a GPU notebook (or ")
+    assert (
+        ": the pod would fit no node pool: pool ondemand offers no nvidia.com/gpu "
+        "[intent runnable]"
+    ) in found[0]
     assert err.splitlines()[-1] == f"error: placement proof failed: {len(found)} problems"
 
 
@@ -391,3 +392,31 @@ def test_every_workload_has_a_representative_recognised_as_it() -> None:
     pods = {rep.workload: rep.pod for rep in representatives([], {})}
     assert set(pods) == set(WORKLOADS)
     assert {name: workload_of(p) for name, p in pods.items()} == {w: w for w in WORKLOADS}
+
+
+def test_a_pool_policy_whose_own_affinity_contradicts_its_pool_is_not_placed() -> None:
+    """Placing on pool a and requiring tier=silver, which only pool b has: the pod would fit
+    no pool, so the placement is taken back (no shortcut judges a pool policy by its pool
+    alone)."""
+    contradicting = policy(
+        "a-but-silver",
+        {"pool": "a", "nodeAffinity": {"required": [expr("tier", "In", "silver")]}},
+    )
+    result, after = mutated(compiled(*TIERS, contradicting), pod())
+    assert result.breaches["a-but-silver"].intent == "runnable"
+    assert required_terms_of(after) == []
+
+
+def test_the_proof_tries_every_workload_evictable_and_not_with_and_without_a_placement() -> None:
+    from webhook.proof.classes import derive, pod_classes
+
+    compiled_set = compile_policy_set(shipped_set())
+    derivation = derive(compiled_set)
+    seen = {
+        (c.workload, "safe-to-evict false" in c.description, "own placement" in c.description)
+        for c in pod_classes(compiled_set, derivation)
+    }
+    for workload in derivation.workloads:
+        for evictable in (True, False):
+            for own in (True, False):
+                assert (workload, not evictable, own) in seen

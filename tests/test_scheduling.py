@@ -61,6 +61,7 @@ TAINTED_NODE = Node(
     {"ng-name": "job"}, [("job", "", "NoSchedule"), ("soft", "", "PreferNoSchedule")], []
 )
 GPU_TOLERATION = toleration("nvidia.com/gpu", "Exists", "NoSchedule")
+REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 FITS: dict[str, tuple[Any, Node, tuple[str, ...], str | None]] = {
     "a plain pod fits an untainted pool": (pod(), PLAIN_NODE, (), None),
     "a GPU pod tolerating the taint fits the GPU pool": (
@@ -80,6 +81,75 @@ FITS: dict[str, tuple[Any, Node, tuple[str, ...], str | None]] = {
         PLAIN_NODE,
         ("nvidia.com/gpu",),
         "it offers no nvidia.com/gpu",
+    ),
+    "a toleration of the taint's key with another value does not open the pool": (
+        pod(tolerations=[toleration("nvidia.com/gpu", "Equal", "NoSchedule", "false")]),
+        GPU_NODE,
+        ("nvidia.com/gpu",),
+        "its taint nvidia.com/gpu=true:NoSchedule is not tolerated",
+    ),
+    "a toleration of the taint's key with another effect does not open the pool": (
+        pod(tolerations=[toleration("nvidia.com/gpu", "Exists", "NoExecute")]),
+        GPU_NODE,
+        ("nvidia.com/gpu",),
+        "its taint nvidia.com/gpu=true:NoSchedule is not tolerated",
+    ),
+    "an empty nodeSelectorTerm matches no node (the apiserver admits it)": (
+        pod(affinity=required_terms([])),
+        PLAIN_NODE,
+        (),
+        "its labels do not meet an empty nodeSelectorTerm, which matches no node",
+    ),
+    "a required node affinity with no terms matches no node": (
+        pod(affinity={"nodeAffinity": {REQUIRED: {"nodeSelectorTerms": []}}}),
+        PLAIN_NODE,
+        (),
+        "its labels do not meet a required node affinity with no nodeSelectorTerms",
+    ),
+    "a Gt value the scheduler cannot parse matches no node": (
+        pod(affinity=required_terms([expr("gpus", "Gt", "four")])),
+        PLAIN_NODE,
+        (),
+        "its labels do not meet a requirement the scheduler cannot parse: gpus Gt ['four']",
+    ),
+    "a signed Gt value is no label value: it matches no node": (
+        pod(affinity=required_terms([expr("gpus", "Gt", "+4")])),
+        PLAIN_NODE,
+        (),
+        "its labels do not meet a requirement the scheduler cannot parse: gpus Gt ['+4']",
+    ),
+    "an operator the scheduler does not know matches no node": (
+        pod(affinity=required_terms([expr("ng-name", "Within", "default")])),
+        PLAIN_NODE,
+        (),
+        "its labels do not meet a requirement the scheduler cannot parse: "
+        "ng-name Within ['default']",
+    ),
+    "a term the scheduler cannot parse leaves the other terms": (
+        pod(affinity=required_terms([expr("gpus", "Gt", "four")], [expr("ng-name", "Exists")])),
+        PLAIN_NODE,
+        (),
+        None,
+    ),
+    "a matchFields pin on a node name may hold on any node of a pool": (
+        pod(
+            affinity={
+                "nodeAffinity": {
+                    REQUIRED: {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchFields": [
+                                    {"key": "metadata.name", "operator": "In", "values": ["n1"]}
+                                ]
+                            }
+                        ]
+                    }
+                }
+            }
+        ),
+        PLAIN_NODE,
+        (),
+        None,
     ),
     "a PreferNoSchedule taint needs no toleration": (
         pod(tolerations=[toleration("job", "Exists", "NoSchedule")]),

@@ -222,6 +222,10 @@ NOT_DATA_STORES = {
         pod(labels={"notebook-name": "nb"}, owners=[STATEFULSET], volumes=[CLAIM]),
         "notebook",
     ),
+    "a run-to-completion pod (OnFailure) with a claim is no data-store server": (
+        server(image("example.com/etl:1"), volumes=[CLAIM], restartPolicy="OnFailure"),
+        "deployment",
+    ),
     "a JupyterHub server with its home claim is a JupyterHub server": (
         pod(labels={"component": "singleuser-server"}, volumes=[CLAIM], restartPolicy="OnFailure"),
         "jupyterhub",
