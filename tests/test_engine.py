@@ -148,12 +148,14 @@ BOUND = {
     "a pod pinned by a required kubernetes.io/hostname term": (
         pod(gpu(), labels=ARGO_LABELS, affinity=ON_HOST),
         "default",
-        "pinned to a node by required affinity on kubernetes.io/hostname: nothing that chooses nodes is added",
+        "pinned to a node by required affinity on kubernetes.io/hostname: "
+        "nothing that chooses nodes is added",
     ),
     "a pod pinned by a kubernetes.io/hostname nodeSelector": (
         pod(gpu(), labels=ARGO_LABELS, node_selector={"kubernetes.io/hostname": "node-1"}),
         "default",
-        "pinned to a node by nodeSelector kubernetes.io/hostname: nothing that chooses nodes is added",
+        "pinned to a node by nodeSelector kubernetes.io/hostname: "
+        "nothing that chooses nodes is added",
     ),
     "a pod bound to a database by required podAffinity": (
         pod(gpu(), labels=ARGO_LABELS, affinity=NEXT_TO_DATABASE),

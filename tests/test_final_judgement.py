@@ -245,15 +245,15 @@ def test_a_set_without_a_gpu_pool_is_refused_and_gpu_steps_get_no_placement(
     result, after = sent(directory, step)
     assert result.breaches["batch-gpu-spot"].intent == "resources"
     assert "affinity" not in after["spec"]
-    with running_server(tmp_path, [directory], ["--proof-classes", "0"]) as server:
-        with client(server) as http:
-            answer = response_of(send(http, pod_review(step, "ml")))
-            assert any("(resources): no node pool offers nvidia.com/gpu" in w
-                       for w in answer["warnings"])  # fmt: skip
-            assert "affinity" not in kubectl_patch(step, patch_of(answer))["spec"]
-            _, samples = scrape(server)
-            by_intent = "placement_webhook_placement_refused_by_intent_total"
-            assert value(samples, by_intent, intent="resources") == 1
+    args = ["--proof-classes", "0"]
+    with running_server(tmp_path, [directory], args) as server, client(server) as http:
+        answer = response_of(send(http, pod_review(step, "ml")))
+        warning = "(resources): no node pool offers nvidia.com/gpu"
+        assert any(warning in w for w in answer["warnings"])
+        assert "affinity" not in kubectl_patch(step, patch_of(answer))["spec"]
+        _, samples = scrape(server)
+        by_intent = "placement_webhook_placement_refused_by_intent_total"
+        assert value(samples, by_intent, intent="resources") == 1
 
 
 # --- Kueue, when a policy makes the pod Kueue's --------------------------------------------------

@@ -39,7 +39,8 @@ HEADER = "apiVersion: pod-placement-webhook/v1\nkind: PlacementPolicy\n"
 
 
 def placement(name: str, order: int, match: str, pool: str = "job") -> str:
-    return f"{HEADER}metadata: {{name: {name}}}\nspec:\n  order: {order}\n  match:\n{match}\n  add:\n    pool: {pool}\n"
+    spec = f"spec:\n  order: {order}\n  match:\n{match}\n  add:\n    pool: {pool}\n"
+    return f"{HEADER}metadata: {{name: {name}}}\n{spec}"
 
 
 @dataclass

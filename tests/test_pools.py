@@ -169,7 +169,9 @@ def test_a_placement_that_would_leave_a_runnable_pod_fitting_no_pool_is_not_adde
     assert result.refused == ["onto-b"]
     assert result.breaches["onto-b"].intent == "runnable"
     (warning,) = result.warnings
-    assert warning.startswith("policy onto-b: placement not added (runnable): the pod would fit no node pool")
+    assert warning.startswith(
+        "policy onto-b: placement not added (runnable): the pod would fit no node pool"
+    )
 
 
 def test_a_gt_expression_against_the_pods_own_node_selector_value_is_not_added() -> None:
@@ -250,8 +252,7 @@ def test_gpu_notebooks_sent_to_on_demand_pools_without_gpus_fail_the_proof(
     found = [line for line in err.splitlines() if "policy stateful-on-demand" in line]
     assert found[0].startswith(f"{where}: policy stateful-on-demand: a GPU notebook (or ")
     assert (
-        ": the pod would fit no node pool: pool ondemand offers no nvidia.com/gpu "
-        "[intent runnable]"
+        ": the pod would fit no node pool: pool ondemand offers no nvidia.com/gpu [intent runnable]"
     ) in found[0]
     assert err.splitlines()[-1] == f"error: placement proof failed: {len(found)} problems"
 
