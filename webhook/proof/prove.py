@@ -194,8 +194,13 @@ def _namespaces(compiled: CompiledPolicySet) -> tuple[str, ...]:
 
 
 def _unstated_keys(compiled: CompiledPolicySet) -> list[Problem]:
+    """Node label keys the set relies on that pools do not state, as warnings. A key a policy
+    requires of nodes that no pool states (nor a well-known label every node has) is taken as
+    present everywhere, so it proves nothing. And pools of different capacity types that state
+    no key in common with another value, so that a node of one may carry the labels of the
+    other: the loader finds those (PolicySet.warnings)."""
     stated = {key for pool in compiled.pools for key in pool.node.labels} | WELL_KNOWN_NODE_LABELS
-    problems = []
+    problems = list(compiled.source.warnings)
     for policy in compiled.policies:
         for addition in policy.additions:
             rule = addition.rule
