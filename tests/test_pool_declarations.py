@@ -1,5 +1,6 @@
 """NodePool declarations checked against kube-apiserver's Node rules, the providers' own
-capacity labels and each other, when the set loads.
+capacity labels and each other, when the set loads; and the node label keys policies rely on
+(a spread constraint's topologyKey is a label key; one no pool states is a warning).
 
 Each refusal is one line naming the file, the document, the line and the field: asserted from
 the loader, from the installed `placement-webhook check` (a process of its own, on a directory)
@@ -247,6 +248,29 @@ REFUSED = {
         f"Invalid value: '{'x' * 64}'... (249 characters): not an extended resource: "
         "its domain is over 244 characters, and requests.<domain> must fit in 253",
     ),
+    # --- spread constraints ---------------------------------------------------------------
+    "a topologyKey with a space": case(
+        placement(
+            "spread",
+            "topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology zone, "
+            "whenUnsatisfiable: DoNotSchedule}]",
+        ),
+        (1, "topologySpreadConstraints", "spec.add.topologySpreadConstraints[0].topologyKey"),
+        "Invalid value: 'topology zone': name part must consist of alphanumeric characters, "
+        "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName' "
+        "or 'my.name' or '123-abc', regex used for validation is "
+        "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+    ),
+    "a topologyKey with a 64-character name": case(
+        placement(
+            "spread",
+            f"topologySpreadConstraints: [{{maxSkew: 1, topologyKey: example.com/{'z' * 64}, "
+            "whenUnsatisfiable: ScheduleAnyway}]",
+        ),
+        (1, "topologySpreadConstraints", "spec.add.topologySpreadConstraints[0].topologyKey"),
+        f"Invalid value: 'example.com/{'z' * 52}'... (76 characters): name part must be no more "
+        "than 63 bytes",
+    ),
     # --- a preference whose key admits a third pool ---------------------------------------
     "a preference whose only key admits a third pool with one of its values": case(
         joined(
@@ -378,6 +402,14 @@ ACCEPTED = {
     "extended resources with a 244-character domain": pool(
         "g", {"ng": "g"}, resources=["nvidia.com/gpu", f"{'x' * 241}.io/gpu"]
     ),
+    "a topologyKey with a 63-character name": joined(
+        pool("g", {f"example.com/{'z' * 63}": "a"}),
+        placement(
+            "spread",
+            f"topologySpreadConstraints: [{{maxSkew: 1, topologyKey: example.com/{'z' * 63}, "
+            "whenUnsatisfiable: DoNotSchedule}]",
+        ),
+    ),
     "a preference on a key one value of which admits both its pools and no other": joined(
         pool("general-spot", {"nodepool": "general", "capacity": "spot"}, "spot"),
         pool("general-on-demand", {"nodepool": "general", "capacity": "on-demand"}),
@@ -403,6 +435,61 @@ def check_warnings(tmp_path: Path, text: str) -> list[str]:
     done = subprocess.run([console_script(), "check", str(tmp_path)], capture_output=True)
     assert done.returncode == 0, done.stderr.decode()
     return done.stderr.decode().splitlines()
+
+
+def spread(key: str, when: str = "DoNotSchedule") -> str:
+    return placement(
+        "spread",
+        "topologySpreadConstraints: "
+        f"[{{maxSkew: 1, topologyKey: {key}, whenUnsatisfiable: {when}}}]",
+    )
+
+
+@pytest.mark.parametrize(
+    ("when", "effect"),
+    [
+        ("DoNotSchedule", "pods it constrains never go to a node without it"),
+        ("ScheduleAnyway", "the spread cannot tell nodes without it apart"),
+    ],
+)
+def test_a_spread_key_no_pool_states_is_a_warning(tmp_path: Path, when: str, effect: str) -> None:
+    text = joined(GOOD, spread("example.com/rack", when))
+    path = tmp_path / "set.yaml"
+    assert check_warnings(tmp_path, text) == [
+        f"warning: {path}, document 3, line {line_of(text, 3, 'topologySpread')}: spec.add: policy "
+        "spread: spreads pods over node label example.com/rack, which no NodePool states and no "
+        f"node has by default: {effect}"
+    ]
+
+
+@pytest.mark.parametrize(
+    "key", ["topology.kubernetes.io/zone", "kubernetes.io/hostname", "ng"], ids=str
+)
+def test_a_spread_key_every_node_has_or_a_pool_states_is_no_warning(
+    tmp_path: Path, key: str
+) -> None:
+    assert check_warnings(tmp_path, joined(GOOD, spread(key))) == []
+
+
+def test_one_policy_requiring_and_spreading_over_unstated_keys_gets_a_warning_for_each(
+    tmp_path: Path,
+) -> None:
+    text = joined(
+        GOOD,
+        placement(
+            "both",
+            "nodeAffinity: {required: [{key: example.com/rack, operator: In, values: [r1]}]}\n"
+            "    topologySpreadConstraints: [{maxSkew: 1, topologyKey: example.com/row, "
+            "whenUnsatisfiable: DoNotSchedule}]",
+        ),
+    )
+    warnings = check_warnings(tmp_path, text)
+    assert [w.split(": spec.add: ")[1] for w in warnings] == [
+        "policy both: requires node label example.com/rack, which no NodePool states: the "
+        "proof takes it as present on every node",
+        "policy both: spreads pods over node label example.com/row, which no NodePool states "
+        "and no node has by default: pods it constrains never go to a node without it",
+    ]
 
 
 def test_pools_of_two_capacity_types_that_state_no_key_in_common_are_a_warning(

@@ -28,7 +28,7 @@ from webhook.errors import PolicyError, Problem
 from webhook.kube.scheduling import toleration_for, why_not
 from webhook.match.clauses import compile_match, first_failure
 from webhook.match.facts import PodFacts
-from webhook.mutations import affinity
+from webhook.mutations import affinity, topology_spread
 from webhook.policy import PolicySet
 from webhook.proof.representatives import Representative, representatives
 
@@ -194,24 +194,44 @@ def _namespaces(compiled: CompiledPolicySet) -> tuple[str, ...]:
 
 
 def _unstated_keys(compiled: CompiledPolicySet) -> list[Problem]:
-    """Node label keys the set relies on that pools do not state, as warnings. A key a policy
-    requires of nodes that no pool states (nor a well-known label every node has) is taken as
-    present everywhere, so it proves nothing. And pools of different capacity types that state
-    no key in common with another value, so that a node of one may carry the labels of the
-    other: the loader finds those (PolicySet.warnings)."""
+    """Node label keys the set relies on that pools do not state, as warnings. A key no pool
+    states (nor a well-known label every node has): required of nodes, it is taken as present
+    everywhere, so it proves nothing; spread over (topologySpreadConstraints), a node without
+    it is outside every domain, so with DoNotSchedule the pod never goes there
+    (PodTopologySpread's Filter: "missing required label"). And pools of different capacity
+    types that state no key in common with another value, so that a node of one may carry the
+    labels of the other: the loader finds those (PolicySet.warnings)."""
     stated = {key for pool in compiled.pools for key in pool.node.labels} | WELL_KNOWN_NODE_LABELS
     problems = list(compiled.source.warnings)
     for policy in compiled.policies:
+        uses: dict[str, str] = {}  # key -> what the policy does with it, first use first
         for addition in policy.additions:
             rule = addition.rule
             if isinstance(rule, affinity.Rule):
                 for expr in rule.expressions:
-                    if expr["key"] not in stated:
-                        message = (
-                            f"policy {policy.name}: requires node label {expr['key']}, which no "
-                            "NodePool states: the proof takes it as present on every node"
-                        )
-                        problems.append(compiled.source.problem(policy.name, "spec.add", message))
+                    uses.setdefault(expr["key"], "requires")
+            elif addition.kind is topology_spread.KIND:
+                for constraint in rule:
+                    uses.setdefault(constraint["topologyKey"], constraint["whenUnsatisfiable"])
+        for key, use in uses.items():
+            if key in stated:
+                continue
+            if use == "requires":
+                message = (
+                    f"policy {policy.name}: requires node label {key}, which no NodePool "
+                    "states: the proof takes it as present on every node"
+                )
+            else:
+                effect = (
+                    "pods it constrains never go to a node without it"
+                    if use == "DoNotSchedule"
+                    else "the spread cannot tell nodes without it apart"
+                )
+                message = (
+                    f"policy {policy.name}: spreads pods over node label {key}, which no "
+                    f"NodePool states and no node has by default: {effect}"
+                )
+            problems.append(compiled.source.problem(policy.name, "spec.add", message))
     return problems
 
 
