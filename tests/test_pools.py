@@ -81,10 +81,14 @@ def test_a_policy_naming_an_undeclared_pool_is_refused_with_the_known_ones() -> 
     )
 
 
-def test_the_pools_of_a_preference_must_be_told_apart_by_one_label_key() -> None:
+def test_the_pools_of_a_preference_must_state_a_label_key_in_common() -> None:
     apart = node_pool("spot-any", {"zone-spot": "yes"}, "spot")
     message = load_error(*POOLS, apart, policy("p", {"pools": ["spot-any", "ondemand"]}))
-    assert "spec.add.pools: the pools of a preference must all carry one node label key" in message
+    assert message.endswith(
+        "spec.add.pools: the pools of a preference need a node label key whose values admit "
+        "them and no other pool, for the term that requires them: the pools state no node label "
+        "key in common"
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,15 +1,16 @@
 """`pool` and `pools`: place the pod on a declared NodePool, or on an ordered preference of them.
 
 A pool is placed on by requiring its node labels (ANDed into every term, as `nodeAffinity`
-does) and tolerating its taints. A preference (`pools: [spot, on-demand]`) requires the one
-label key that tells the pools apart to be any of their values, and prefers each pool's labels
-with a weight that falls with its rank: the scheduler tries the first pool and falls back to
-the next, and cluster-autoscaler, which reads only required terms, may grow any of them.
+does) and tolerating its taints. A preference (`pools: [spot, on-demand]`) requires one label
+key to be any of the pools' values, a key whose values admit no other declared pool
+(`webhook.policy.pool_labels.preference_key`), and prefers each pool's labels with a weight that
+falls with its rank: the scheduler tries the first pool and falls back to the next, and
+cluster-autoscaler, which reads only required terms, may grow any of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +20,8 @@ from webhook.kube.scheduling import tolerates, toleration_for
 from webhook.match.facts import PodFacts
 from webhook.mutations import affinity, preferred_affinity, tolerations
 from webhook.mutations.kind import Conflict, Context, Items, MutationKind, Patching
-from webhook.policy.load import preference_key
 from webhook.policy.model import Mutations
+from webhook.policy.pool_labels import preference_key
 from webhook.policy.pools import NodePool
 
 
@@ -42,15 +43,16 @@ def rank_weight(rank: int, count: int) -> int:
     return max(1, round(100 * (count - rank) / count))
 
 
-def compile_pools(pools: Sequence[NodePool]) -> Rule:
+def compile_pools(pools: Sequence[NodePool], declared: Iterable[NodePool]) -> Rule:
+    """Placement on `pools` (one, or a preference) among the set's `declared` pools."""
     taints = {(t.key, t.value, t.effect): None for pool in pools for t in pool.spec.node_taints}
     if len(pools) == 1:
         required = affinity.rule_of(_labels_as_expressions(pools[0]))
         preferred: tuple[dict[str, Any], ...] = ()
     else:
-        key = preference_key(pools)
+        key = preference_key(pools, declared)
         assert key is not None  # the loader refuses a preference without one
-        values = [p.spec.node_labels[key] for p in pools]
+        values = list(dict.fromkeys(p.spec.node_labels[key] for p in pools))
         required = affinity.rule_of([{"key": key, "operator": "In", "values": values}])
         preferred = tuple(
             {
@@ -66,7 +68,7 @@ def _compile(add: Mutations, context: Context) -> Rule | None:
     names = (add.pool,) if add.pool else add.pools
     if not names:
         return None
-    return compile_pools([context.pools[name] for name in names])
+    return compile_pools([context.pools[name] for name in names], context.pools.values())
 
 
 def untolerated(pod: Pod, taints: Sequence[tuple[str, str, str]]) -> list[dict[str, str]]:

@@ -25,7 +25,7 @@ from webhook.kube.validation import (
 )
 from webhook.kube.validation.field import forbidden
 from webhook.policy.apirules import refuse
-from webhook.policy.base import Strict
+from webhook.policy.base import Strict, label_key
 from webhook.policy.selectors import LabelSelector
 
 Effect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
@@ -136,7 +136,11 @@ class TopologySpreadConstraint(Strict):
     """A pod topology spread constraint (pkg/apis/core/types.go `TopologySpreadConstraint`)."""
 
     max_skew: int = Field(alias="maxSkew", ge=1, le=2**31 - 1)
-    topology_key: str = Field(alias="topologyKey")
+    topology_key: str = Field(
+        alias="topologyKey",
+        description="A node label key (a qualified name): nodes with one value of it are one "
+        "domain.",
+    )
     when_unsatisfiable: Literal["DoNotSchedule", "ScheduleAnyway"] = Field(
         alias="whenUnsatisfiable"
     )
@@ -160,6 +164,11 @@ class TopologySpreadConstraint(Strict):
         # One constraint checked as a list of one: the paths start at its index, dropped here.
         errors = validate_topology_spread_constraints([self.as_k8s()], ())
         refuse([replace(e, path=e.path[1:]) for e in errors])
+        # kube-apiserver only requires a topologyKey to be non-empty, but it names a node
+        # label, and no node carries a label whose key is not a qualified name: every pod the
+        # constraint is added to would stay Pending (PodTopologySpread's Filter refuses a node
+        # without the key).
+        label_key(self.topology_key, ("topologyKey",))
         return self
 
     def as_k8s(self) -> dict[str, object]:

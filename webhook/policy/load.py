@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+import yaml
+
 from webhook.errors import PolicyError, Problem
 from webhook.kube.mounts import read_stable, version_link
 from webhook.policy.budget import Origin, check_annotation_budget
-from webhook.policy.documents import Parsed, line_of, parse_documents
+from webhook.policy.documents import Parsed, compose_documents, line_of, parse_documents
 from webhook.policy.model import PlacementPolicy, PolicySettings, SettingsSpec
+from webhook.policy.pool_labels import overlaps, preference_key, why_no_preference_key
 from webhook.policy.pools import NodePool
 from webhook.policy.yamlsafe import read_capped
 
@@ -48,7 +51,8 @@ class Source:
 @dataclass(frozen=True)
 class PolicySet:
     """Policies sorted by (order, name), the set's settings and node pools, and a digest of the
-    files. `where` tells in which file, document and line each policy is defined."""
+    files. `where` tells in which file, document and line each policy is defined; `warnings`
+    are what loads but deserves a look (`check` prints them)."""
 
     policies: tuple[PlacementPolicy, ...]
     settings: SettingsSpec
@@ -56,6 +60,7 @@ class PolicySet:
     sources: tuple[str, ...]
     pools: Mapping[str, NodePool] = field(default_factory=dict)
     where: Mapping[str, Problem] = field(default_factory=dict)  # a Problem with no message
+    warnings: tuple[Problem, ...] = ()
 
     def problem(self, policy: str, field: str, message: str) -> Problem:
         """A problem found in `policy` (or in the set's PolicySettings, `SETTINGS`) after
@@ -131,7 +136,7 @@ def parse_policy_set(sources: Iterable[Source | tuple[str, bytes]]) -> PolicySet
         parsed, found = parse_documents(source.name, source.data, POLICY_MODELS)
         documents += parsed
         problems += found
-    assembled = _assemble(documents)
+    assembled = _assemble(documents, _refused_pools(files, documents) if problems else set())
     problems += assembled.problems
     if not problems:
         problems += _over_annotation_budget(assembled)
@@ -144,6 +149,7 @@ def parse_policy_set(sources: Iterable[Source | tuple[str, bytes]]) -> PolicySet
         sources=tuple(s.name for s in files),
         pools=assembled.pools,
         where=assembled.where,
+        warnings=tuple(assembled.warnings),
     )
 
 
@@ -155,11 +161,38 @@ class _Assembled:
     where: dict[str, Problem] = field(default_factory=dict)
     origins: dict[str, Origin] = field(default_factory=dict)  # of spec.add.annotations
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    pool_documents: dict[str, Parsed[SetDocument]] = field(default_factory=dict)
 
 
-def _assemble(documents: list[Parsed[SetDocument]]) -> _Assembled:
-    """Rules across documents: one PolicySettings at most, names unique per kind, every pool a
-    policy names declared."""
+def _refused_pools(files: Sequence[Source], documents: list[Parsed[SetDocument]]) -> set[str]:
+    """The names of NodePool documents that were refused: a policy naming one is not told
+    again, as a second error, that no such pool exists."""
+    named = set()
+    for source in files:
+        nodes, _ = compose_documents(source.name, source.data)
+        for _, node in nodes:
+            name = _scalar(node, ("metadata", "name"))
+            if _scalar(node, ("kind",)) == "NodePool" and name is not None:
+                named.add(name)
+    return named - {d.value.name for d in documents if isinstance(d.value, NodePool)}
+
+
+def _scalar(node: yaml.Node, path: tuple[str, ...]) -> str | None:
+    """The text of the scalar at `path` in a document's mapping nodes, if there is one."""
+    for key in path:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        found = [value for k, value in node.value if k.value == key]
+        if not found:
+            return None
+        node = found[0]
+    return node.value if isinstance(node, yaml.ScalarNode) else None
+
+
+def _assemble(documents: list[Parsed[SetDocument]], refused: set[str]) -> _Assembled:
+    """Rules across documents: one PolicySettings at most, names unique per kind, pools told
+    apart by their labels, every pool a policy names declared."""
     out = _Assembled()
     defined: dict[str, str] = {}  # "<kind>/<name>" -> file
     for doc in documents:
@@ -179,13 +212,30 @@ def _assemble(documents: list[Parsed[SetDocument]]) -> _Assembled:
         defined[key] = doc.file
         if isinstance(value, NodePool):
             out.pools[value.name] = value
+            out.pool_documents[value.name] = doc
         else:
             out.where[value.name] = doc.problem(("spec", "add"), "")
             at = line_of(doc.node, ("spec", "add", "annotations"))
             out.origins[value.name] = (doc.file, doc.index, at)
             out.policies.append(value)
-    out.problems += [p for doc in documents for p in _pool_references(doc, out.pools)]
+    _pools_told_apart(out)
+    out.problems += [p for doc in documents for p in _pool_references(doc, out.pools, refused)]
     return out
+
+
+def _pools_told_apart(out: _Assembled) -> None:
+    """Pools whose labels cannot tell them apart: refused when a pod placed on one can land on
+    the other and they differ in capacity type, taints or extended resources; a warning when
+    the other may carry the labels (it leaves them unstated) and their capacity types differ.
+    Each is reported at the pool declared last."""
+    order = list(out.pools)
+    for overlap in overlaps(list(out.pools.values())):
+        later = max(overlap.placed.name, overlap.lands.name, key=order.index)
+        doc = out.pool_documents[later]
+        if overlap.certain and overlap.differences():
+            out.problems.append(doc.problem(("spec", "nodeLabels"), overlap.refusal()))
+        elif not overlap.certain and overlap.placed.spot != overlap.lands.spot:
+            out.warnings.append(doc.problem(("spec", "nodeLabels"), overlap.warning()))
 
 
 def _over_annotation_budget(assembled: _Assembled) -> list[Problem]:
@@ -201,35 +251,25 @@ def _noun(value: PlacementPolicy | NodePool) -> str:
     return "node pool" if isinstance(value, NodePool) else "policy"
 
 
-def _pool_references(doc: Parsed[SetDocument], pools: Mapping[str, NodePool]) -> list[Problem]:
+def _pool_references(
+    doc: Parsed[SetDocument], pools: Mapping[str, NodePool], refused: set[str]
+) -> list[Problem]:
     value = doc.value
     if not isinstance(value, PlacementPolicy):
         return []
     add = value.spec.add
-    named = [("pool",)] if add.pool else [("pools", i) for i in range(len(add.pools))]
+    locs = [("pool",)] if add.pool else [("pools", i) for i in range(len(add.pools))]
     names = [add.pool] if add.pool else list(add.pools)
     problems = []
-    for loc, name in zip(named, names, strict=True):
-        if name not in pools:
+    for loc, name in zip(locs, names, strict=True):
+        if name not in pools and name not in refused:
             known = ", ".join(sorted(pools)) or "none declared"
             message = f"no NodePool {name!r} in the set (pools: {known})"
             problems.append(doc.problem(("spec", "add", *loc), message))
-    if (
-        len(names) > 1
-        and all(n in pools for n in names)
-        and not preference_key([pools[n] for n in names])
-    ):
-        message = "the pools of a preference must all carry one node label key, with a "
-        message += "different value in each, so that a required term can name them all"
+    named = [pools[n] for n in names if n in pools]
+    if len(names) > 1 and len(named) == len(names) and not preference_key(named, pools.values()):
+        why = why_no_preference_key(named, pools.values())
+        message = "the pools of a preference need a node label key whose values admit them and "
+        message += f"no other pool, for the term that requires them: {why}"
         problems.append(doc.problem(("spec", "add", "pools"), message))
     return problems
-
-
-def preference_key(pools: Sequence[NodePool]) -> str | None:
-    """A node label key every pool carries, with a different value in each: the key of the
-    required expression that allows exactly these pools."""
-    shared = set.intersection(*(set(p.spec.node_labels) for p in pools))
-    for key in sorted(shared):
-        if len({p.spec.node_labels[key] for p in pools}) == len(pools):
-            return key
-    return None

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from webhook.engine import CompiledPolicySet, Result, compile_policy_set, judge, mutate
 from webhook.errors import PolicyError, Problem
 from webhook.match.facts import PodFacts
-from webhook.mutations import affinity
+from webhook.mutations import affinity, topology_spread
 from webhook.policy import PolicySet
 from webhook.policy.load import SETTINGS
 from webhook.proof.classes import PodClass, count_classes, derive, pod_classes
@@ -151,19 +151,44 @@ def _left_on_spot(compiled: CompiledPolicySet, pod_class: PodClass, facts: PodFa
 
 
 def _unstated_keys(compiled: CompiledPolicySet) -> list[Problem]:
+    """Node label keys the set relies on that pools do not state, as warnings. A key no pool
+    states (nor a well-known label every node has): required of nodes, it is taken as present
+    everywhere, so it proves nothing; spread over (topologySpreadConstraints), a node without
+    it is outside every domain, so with DoNotSchedule the pod never goes there
+    (PodTopologySpread's Filter: "missing required label"). And pools of different capacity
+    types that state no key in common with another value, so that a node of one may carry the
+    labels of the other: the loader finds those (PolicySet.warnings)."""
     stated = {key for pool in compiled.pools for key in pool.node.labels} | WELL_KNOWN_NODE_LABELS
-    problems = []
+    problems = list(compiled.source.warnings)
     for policy in compiled.policies:
+        uses: dict[str, str] = {}  # key -> what the policy does with it, first use first
         for addition in policy.additions:
             rule = addition.rule
             if isinstance(rule, affinity.Rule):
                 for expr in rule.expressions:
-                    if expr["key"] not in stated:
-                        message = (
-                            f"policy {policy.name}: requires node label {expr['key']}, which no "
-                            "NodePool states: the proof takes it as present on every node"
-                        )
-                        problems.append(compiled.source.problem(policy.name, "spec.add", message))
+                    uses.setdefault(expr["key"], "requires")
+            elif addition.kind is topology_spread.KIND:
+                for constraint in rule:
+                    uses.setdefault(constraint["topologyKey"], constraint["whenUnsatisfiable"])
+        for key, use in uses.items():
+            if key in stated:
+                continue
+            if use == "requires":
+                message = (
+                    f"policy {policy.name}: requires node label {key}, which no NodePool "
+                    "states: the proof takes it as present on every node"
+                )
+            else:
+                effect = (
+                    "pods it constrains never go to a node without it"
+                    if use == "DoNotSchedule"
+                    else "the spread cannot tell nodes without it apart"
+                )
+                message = (
+                    f"policy {policy.name}: spreads pods over node label {key}, which no "
+                    f"NodePool states and no node has by default: {effect}"
+                )
+            problems.append(compiled.source.problem(policy.name, "spec.add", message))
     return problems
 
 
