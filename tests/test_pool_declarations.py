@@ -62,6 +62,15 @@ def joined(*docs: str) -> str:
     return "---\n".join(docs)
 
 
+# For sets that place every pod on a pool preference (GPU pods included) and keep no class off
+# spot: what they test is not the placement proof's intents.
+NOTHING_KEPT_OFF_SPOT = """apiVersion: pod-placement-webhook/v1
+kind: PolicySettings
+spec:
+  keepOffSpot: []
+"""
+
+
 def line_of(text: str, document: int, needle: str) -> int:
     """The 1-based line of the first line of `document` (1-based) holding `needle`."""
     current = 1
@@ -414,7 +423,10 @@ ACCEPTED = {
         pool("general-spot", {"nodepool": "general", "capacity": "spot"}, "spot"),
         pool("general-on-demand", {"nodepool": "general", "capacity": "on-demand"}),
         pool("gpu-spot", {"nodepool": "gpu", "capacity": "spot"}, "spot"),
-        placement("pref", "pools: [general-spot, general-on-demand]"),
+        placement("pref", "pools: [general-spot, general-on-demand]").replace(
+            "spec:\n", "spec:\n  match: {extendedResources: false}\n"
+        ),
+        NOTHING_KEPT_OFF_SPOT,
     ),
 }
 
@@ -476,6 +488,7 @@ def test_one_policy_requiring_and_spreading_over_unstated_keys_gets_a_warning_fo
 ) -> None:
     text = joined(
         GOOD,
+        NOTHING_KEPT_OFF_SPOT,
         placement(
             "both",
             "nodeAffinity: {required: [{key: example.com/rack, operator: In, values: [r1]}]}\n"

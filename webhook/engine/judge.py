@@ -89,10 +89,18 @@ def _unrunnable(
         return Breach(RUNNABLE, (culprit,), f"the pod would fit no node pool: {why}")
     offered = {r for pool in compiled.pools for r in pool.node.extended_resources}
     missing = sorted(r for r in extended if r not in offered)
-    if missing:
+    # Those that sent it somewhere: they changed which pools it could reach but for its
+    # resources (a spread over a key every node may have sends it nowhere).
+    senders = tuple(
+        dict.fromkeys(
+            p.policy
+            for p in placements
+            if compiled.reachable(p.before, ()) != compiled.reachable(p.after, ())
+        )
+    )
+    if missing and senders:
         named = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if missing[3:] else "")
-        placers = tuple(dict.fromkeys(p.policy for p in placements))
-        return Breach(RESOURCES, placers, f"no node pool offers {named}")
+        return Breach(RESOURCES, senders, f"no node pool offers {named}")
     return None  # it fit no pool before the set either: not the set's doing
 
 

@@ -113,7 +113,7 @@ def _violations(compiled: CompiledPolicySet, pod_class: PodClass) -> list[tuple[
     if breach is not None:
         message = f"{pod_class.description}: {breach.detail} [intent {breach.intent}]"
         return [(policy, breach.intent, message) for policy in breach.policies]
-    omission = _left_on_spot(compiled, pod_class, facts)
+    omission = _left_on_spot(compiled, pod_class, facts) if _places(compiled) else ""
     return [(KEEP_OFF_SPOT, OMISSION, omission)] if omission else []
 
 
@@ -121,6 +121,19 @@ def _final_facts(compiled: CompiledPolicySet, pod_class: PodClass, result: Resul
     keys = compiled.settings.platform_label_keys
     context = pod_class.context
     return PodFacts(result.pod, context.namespace, context.labels, keys, compiled.nodes)
+
+
+def _places(compiled: CompiledPolicySet) -> bool:
+    """Whether the set sends pods to pools at all (tolerations, required node affinity, a
+    pool): a set that only declares pools, spreads pods or states preferences leaves every
+    pod where the scheduler would have put it, and has no placement to keep it off spot."""
+    routing = ("tolerations", "nodeAffinity.required", "pool")
+    return any(
+        addition.kind.name in routing
+        for policy in compiled.policies
+        if policy.mode == "enforce"
+        for addition in policy.additions
+    )
 
 
 def _left_on_spot(compiled: CompiledPolicySet, pod_class: PodClass, facts: PodFacts) -> str:
@@ -146,7 +159,8 @@ def _left_on_spot(compiled: CompiledPolicySet, pod_class: PodClass, facts: PodFa
     spot = ", ".join(p.name for p in reach if p.spot)
     return (
         f"{pod_class.description}: the pod can land on spot ({spot}) and no policy keeps it off "
-        f"spot, although an on-demand pool can run it [intent {OMISSION}]"
+        "spot, although an on-demand pool can run it: place it on one, or leave it out of "
+        f"keepOffSpot [intent {OMISSION}]"
     )
 
 
