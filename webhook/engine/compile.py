@@ -55,6 +55,7 @@ class CompiledPolicy:
     match: MatchSpec
     pools: tuple[int, ...] = ()  # indexes of the set's pools the policy places on
     chooses_nodes: bool = False  # some kind it uses chooses nodes (see the final judgement)
+    pool_only: bool = False  # and only through `pool`/`pools`
     depends: frozenset[str] = frozenset()  # the pod facts what it adds depends on
     # The first clause of its match or excludes that reads the namespace's labels ("" when
     # none does): while they are unknown the policy is skipped, neither matched nor excluded
@@ -76,6 +77,9 @@ class CompiledPolicySet:
     nodes: tuple[Node, ...] = ()  # the pools' nodes, for the pod facts (own placement)
     keep_off_spot: tuple[list[Check], ...] = ()  # PolicySettings keepOffSpot, compiled
     pool_index: PoolIndex = field(default_factory=lambda: PoolIndex(()))
+    # Per pool: whether a pod requiring that pool's labels could still land on a spot pool
+    # (a spot pool that is this one, or that does not contradict its labels).
+    spot_reachable_with: tuple[bool, ...] = ()
 
     def reachable(self, pod: Mapping[str, Any], extended: Collection[str]) -> tuple[Pool, ...]:
         """The declared pools whose nodes can run the pod (which requests `extended`)."""
@@ -120,6 +124,7 @@ def compile_policy(
         spec.mode,
         spec.match,
         chooses_nodes=any(a.kind.chooses_nodes for a in additions),
+        pool_only=all(bool(a.kind.parts) for a in additions if a.kind.chooses_nodes),
         depends=frozenset().union(*(a.kind.depends for a in additions)),
         namespace_clause=next(
             (
@@ -152,7 +157,16 @@ def compile_policy_set(policy_set: PolicySet) -> CompiledPolicySet:
         pools=pools,
         nodes=tuple(p.node for p in pools),
         pool_index=PoolIndex(pools),
+        spot_reachable_with=tuple(_spot_reachable_with(pool, pools) for pool in pools),
         keep_off_spot=tuple(compile_match(m) for m in policy_set.settings.keep_off_spot),
+    )
+
+
+def _spot_reachable_with(pool: Pool, pools: tuple[Pool, ...]) -> bool:
+    labels = pool.node.labels
+    return any(
+        other.spot and all(other.node.labels.get(k, v) == v for k, v in labels.items())
+        for other in pools
     )
 
 

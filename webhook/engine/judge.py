@@ -41,6 +41,7 @@ class Placement:
     policy: str
     before: Any
     after: Any
+    pool: int = -1  # the one pool the policy places on, by `pool` alone; -1 otherwise
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,33 @@ def judge(
     if not placements or not compiled.pools:
         return None
     extended = facts.extended
+    pool = _one_pool(compiled, placements, extended)
+    if pool >= 0 and (not compiled.spot_reachable_with[pool] or not compiled.kept_off_spot(facts)):
+        return None
     reach = compiled.reachable(facts.pod, extended)
     if not reach:
         return _unrunnable(compiled, facts.pod, extended, placements)
     if not any(pool.spot for pool in reach) or not compiled.kept_off_spot(facts):
         return None
     return _onto_spot(compiled, extended, placements)
+
+
+def _one_pool(
+    compiled: CompiledPolicySet, placements: Sequence[Placement], extended: Collection[str]
+) -> int:
+    """The pool every placement put the pod on, when that alone shows the pod can run there:
+    each placement came from a policy placing on that one pool by `pool` alone, the pod had no
+    node requirement of its own to contradict it (so its only required term is the pool's
+    labels, and the pool's taints are tolerated), and the pool offers every extended resource
+    the pod requests. -1 when the pod must be judged in full."""
+    pool = placements[0].pool
+    if pool < 0 or any(p.pool != pool for p in placements):
+        return -1
+    spec = placements[0].before.get("spec")
+    if type(spec) is not dict or spec.get("nodeSelector") or spec.get("affinity"):
+        return -1
+    offered = compiled.pools[pool].node.extended_resources
+    return pool if all(r in offered for r in extended) else -1
 
 
 def _unrunnable(

@@ -122,7 +122,8 @@ def commit(run: Run, policy: CompiledPolicy, computed: Computed) -> None:
             for key in kind.keys(items):
                 run.owners.setdefault((kind.noun, key), policy.name)
     if any(kind.chooses_nodes for kind, _ in computed.additions.by_kind):
-        run.placements.append(Placement(policy.name, run.facts.pod, computed.pod))
+        pool = policy.pools[0] if policy.pool_only and len(policy.pools) == 1 else -1
+        run.placements.append(Placement(policy.name, run.facts.pod, computed.pod, pool))
     run.ops += computed.ops
     run.applied.append(policy.name)
     run.changed.append(computed.stale)
