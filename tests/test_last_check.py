@@ -91,3 +91,19 @@ def test_the_server_warns_and_counts_a_policy_not_applied(tmp_path: Path) -> Non
         _, samples = scrape(server)
         assert value(samples, "placement_webhook_policy_invalid_total", policy="big-note") == 1
         assert value(samples, "placement_webhook_policy_invalid_total", policy="tolerate") == 0
+
+
+def test_annotations_reaching_exactly_the_limit_are_added_one_byte_more_are_not() -> None:
+    """The apiserver refuses a total over 262,144 bytes, not one equal to it."""
+    added = len("example.com/note") + 200
+    at_limit = pod(annotations=near_the_limit(added))
+    result, after = mutated(compiled(NOTE), at_limit)
+    assert result.applied == ["big-note"] and result.invalid == []
+    assert (
+        annotations_size(
+            {k: v for k, v in after["metadata"]["annotations"].items() if k != PROVENANCE}
+        )
+        == TOTAL_ANNOTATION_SIZE_LIMIT_BYTES
+    )
+    result, _ = mutated(compiled(NOTE), pod(annotations=near_the_limit(added - 1)))
+    assert result.invalid == ["big-note"]

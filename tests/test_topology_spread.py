@@ -113,3 +113,13 @@ def test_a_constraint_kube_apiserver_would_refuse_is_refused_at_load(
     with pytest.raises(PolicyError, match=r"spec\.add\.topologySpreadConstraints") as caught:
         parse_policy_set([("p.yaml", text.encode())])
     assert message in str(caught.value)
+
+
+def test_errors_the_pods_own_constraints_already_have_are_not_the_policys() -> None:
+    """The pod repeats its own pair (kube-apiserver refuses it whatever is added): the policy
+    adding a constraint on another pair is still applied, not blamed for the pod's error."""
+    own = [HOST, dict(HOST, maxSkew=3)]
+    result, after = mutated(compiled(SPREAD), pod(topologySpreadConstraints=own))
+    assert result.invalid == []
+    assert result.applied == ["spread"]
+    assert after["spec"]["topologySpreadConstraints"] == [*own, BY_RUN]
