@@ -18,17 +18,19 @@ from webhook.policy.budget import Origin, check_annotation_budget
 from webhook.policy.documents import Parsed, line_of, parse_documents
 from webhook.policy.model import PlacementPolicy, PolicySettings, SettingsSpec
 from webhook.policy.pools import NodePool
+from webhook.policy.retries import RetryPolicy, needs_a_spot_pool
 from webhook.policy.yamlsafe import read_capped
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 # Files next to policies that are not policies: policy tests (see `placement-webhook test`).
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
-SetDocument = PlacementPolicy | PolicySettings | NodePool
+SetDocument = PlacementPolicy | PolicySettings | NodePool | RetryPolicy
 POLICY_MODELS: dict[str, type[SetDocument]] = {
     "PlacementPolicy": PlacementPolicy,
     "PolicySettings": PolicySettings,
     "NodePool": NodePool,
+    "RetryPolicy": RetryPolicy,
 }
 
 
@@ -54,6 +56,8 @@ class PolicySet:
     sources: tuple[str, ...]
     pools: Mapping[str, NodePool] = field(default_factory=dict)
     where: Mapping[str, Problem] = field(default_factory=dict)  # a Problem with no message
+    # Sorted by (order, name); `where` holds each at "RetryPolicy/<name>".
+    retries: tuple[RetryPolicy, ...] = ()
 
     def problem(self, policy: str, field: str, message: str) -> Problem:
         """A problem found in `policy` after loading (the placement proof)."""
@@ -140,6 +144,7 @@ def parse_policy_set(sources: Iterable[Source | tuple[str, bytes]]) -> PolicySet
         sources=tuple(s.name for s in files),
         pools=assembled.pools,
         where=assembled.where,
+        retries=tuple(sorted(assembled.retries, key=lambda p: (p.spec.order, p.name))),
     )
 
 
@@ -150,12 +155,13 @@ class _Assembled:
     pools: dict[str, NodePool] = field(default_factory=dict)
     where: dict[str, Problem] = field(default_factory=dict)
     origins: dict[str, Origin] = field(default_factory=dict)  # of spec.add.annotations
+    retries: list[RetryPolicy] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
 
 def _assemble(documents: list[Parsed[SetDocument]]) -> _Assembled:
     """Rules across documents: one PolicySettings at most, names unique per kind, every pool a
-    policy names declared."""
+    policy names declared, a spot pool for RetryPolicies to act on."""
     out = _Assembled()
     defined: dict[str, str] = {}  # "<kind>/<name>" -> file
     for doc in documents:
@@ -174,12 +180,17 @@ def _assemble(documents: list[Parsed[SetDocument]]) -> _Assembled:
         defined[key] = doc.file
         if isinstance(value, NodePool):
             out.pools[value.name] = value
+        elif isinstance(value, RetryPolicy):
+            out.where[key] = doc.problem(("spec",), "")
+            out.retries.append(value)
         else:
             out.where[value.name] = doc.problem(("spec", "add"), "")
             at = line_of(doc.node, ("spec", "add", "annotations"))
             out.origins[value.name] = (doc.file, doc.index, at)
             out.policies.append(value)
     out.problems += [p for doc in documents for p in _pool_references(doc, out.pools)]
+    spot = [needs_a_spot_pool(out.pools, out.where[f"RetryPolicy/{r.name}"]) for r in out.retries]
+    out.problems += [p for p in spot if p is not None]
     return out
 
 
@@ -192,7 +203,9 @@ def _over_annotation_budget(assembled: _Assembled) -> list[Problem]:
     return []
 
 
-def _noun(value: PlacementPolicy | NodePool) -> str:
+def _noun(value: PlacementPolicy | NodePool | RetryPolicy) -> str:
+    if isinstance(value, RetryPolicy):
+        return "retry policy"
     return "node pool" if isinstance(value, NodePool) else "policy"
 
 
