@@ -20,6 +20,7 @@ suffix is not known.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -50,16 +51,20 @@ class StepPod:
     pod: Obj
 
 
-def step_pods(workflow: Mapping[str, Any], spec: Mapping[str, Any]) -> list[StepPod]:
+def step_pods(
+    workflow: Mapping[str, Any], spec: Mapping[str, Any], limit: int | None = None
+) -> list[StepPod]:
     """A pod for each template of `spec` that runs one (inline templates of steps and DAG
-    tasks included), in the order written; with none (every step refers to another
-    WorkflowTemplate), one pod from the workflow's own settings alone."""
+    tasks included), in the order written, the first `limit` of them; with none (every step
+    refers to another WorkflowTemplate), one pod from the workflow's own settings alone."""
     name = workflow_name(workflow)
     defaults = _mapping(spec.get("templateDefaults"))
+    runs_pod = (
+        t for t in _templates(spec) if any(t.get(k) is not None for k in POD_TEMPLATE_TYPES)
+    )
     pods = [
         StepPod(str(t.get("name") or "inline"), _pod(name, workflow, spec, _defaulted(t, defaults)))
-        for t in _templates(spec)
-        if any(t.get(kind) is not None for kind in POD_TEMPLATE_TYPES)
+        for t in itertools.islice(runs_pod, limit)
     ]
     return pods or [StepPod("", _pod(name, workflow, spec, _defaulted({}, defaults)))]
 

@@ -23,7 +23,13 @@ from typing import Any
 
 from webhook import patch
 from webhook.kube.validation import FieldError
-from webhook.kube.validation.jobs import MAX_POD_FAILURE_POLICY_RULES, validate_job_failure_handling
+from webhook.kube.validation.field import too_many
+from webhook.kube.validation.jobs import (
+    MAX_POD_FAILURE_POLICY_RULES,
+    validate_job_restart_policy,
+    validate_pod_failure_policy_rule,
+    validate_pod_replacement_policy,
+)
 from webhook.kube.validation.meta import mapping, sequence
 from webhook.workloads.kinds import WorkloadKind, spec_of
 
@@ -71,14 +77,27 @@ def add_disruption_rule(obj: Mapping[str, Any], kind: WorkloadKind) -> Change | 
             ops, added["podReplacementPolicy"] = ops + more, "Failed"
     except patch.PatchError as exc:
         return Refusal("invalid", f"the {kind.kind} has {exc}")
-    # Compared as their text (bounded: a value is shown cut short), so that however many
-    # rules the Job has, this is linear in them.
-    before = {str(e) for e in validate_job_failure_handling(spec, path)}
-    after = validate_job_failure_handling(spec_of(doc, kind), path)
-    new = [e for e in after if str(e) not in before]
-    if new:
-        return _refusal(new[0], spec)
+    errors = what_the_rule_breaks(spec_of(doc, kind), path)
+    if errors:
+        return _refusal(errors[0], spec)
     return Change(ops, doc, added)
+
+
+def what_the_rule_breaks(spec: Mapping[str, Any], path: tuple[str, ...]) -> list[FieldError]:
+    """The apiserver's Job rules (validateJobSpec) that the appended rule, last in `spec`, and
+    the replacement policy can break: the number of rules, the rule itself, podReplacementPolicy
+    and restartPolicy. The Job's own rules are left to the apiserver: they are the same with the
+    addition as without, and checking them would cost as much as the Job is long."""
+    rules_path = (*path, "podFailurePolicy", "rules")
+    count = len(sequence(mapping(spec.get("podFailurePolicy")).get("rules")))
+    errors: list[FieldError] = []
+    if count > MAX_POD_FAILURE_POLICY_RULES:
+        errors.append(too_many(rules_path, count, MAX_POD_FAILURE_POLICY_RULES))
+    errors += validate_pod_failure_policy_rule(
+        spec, DISRUPTION_RULE, (*rules_path, count - 1), set()
+    )
+    errors += validate_pod_replacement_policy(spec, (*path, "podReplacementPolicy"))
+    return errors + validate_job_restart_policy(spec, path)
 
 
 def _refusal(error: FieldError, spec: Mapping[str, Any]) -> Refusal:

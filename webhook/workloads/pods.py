@@ -19,10 +19,13 @@ from webhook.workloads.kinds import WorkloadKind, spec_of
 SCHEDULED = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def template_pods(obj: Mapping[str, Any], kind: WorkloadKind) -> list[StepPod]:
-    """The pods to judge; none for a Job without a pod template (the apiserver refuses it)."""
+def template_pods(
+    obj: Mapping[str, Any], kind: WorkloadKind, limit: int | None = None
+) -> list[StepPod]:
+    """The pods to judge (a workflow's first `limit`); none for a Job without a pod template
+    (the apiserver refuses it)."""
     if kind.family == "workflow":
-        return step_pods(obj, spec_of(obj, kind))
+        return step_pods(obj, spec_of(obj, kind), limit)
     build = pod_of_cronjob if kind.kind == "CronJob" else pod_of_job
     try:
         return [StepPod("", build(obj, SCHEDULED))]
