@@ -18,7 +18,6 @@ the disrupted one has terminated, not while it is terminating.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from webhook import patch
@@ -32,25 +31,13 @@ from webhook.kube.validation.jobs import (
 )
 from webhook.kube.validation.meta import mapping, sequence
 from webhook.workloads.kinds import WorkloadKind, spec_of
+from webhook.workloads.result import Change, Refusal
 
 DISRUPTION_TARGET = "DisruptionTarget"
 DISRUPTION_RULE: dict[str, Any] = {
     "action": "Ignore",
     "onPodConditions": [{"type": DISRUPTION_TARGET, "status": "True"}],
 }
-
-
-@dataclass(frozen=True)
-class Change:
-    ops: list[dict[str, Any]]
-    object: Mapping[str, Any]
-    added: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Refusal:
-    reason: str  # webhook.workloads.result.REFUSALS
-    message: str
 
 
 def handles_disruptions(spec: Mapping[str, Any]) -> str | None:

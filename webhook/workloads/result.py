@@ -17,6 +17,24 @@ REFUSALS = ("restart-policy", "rule-limit", "invalid")
 
 
 @dataclass(frozen=True)
+class Change:
+    """What a kind's addition does to the object: the patch, the object after it, and what
+    was added as `--explain` names the parts."""
+
+    ops: list[dict[str, Any]]
+    object: Mapping[str, Any]
+    added: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a kind's addition was not made: one of REFUSALS, and the words of the warning."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Judged:
     """One pod the workload's controller will create, and where the set sends it."""
 

@@ -20,7 +20,7 @@ from webhook.workloads import jobs, workflows
 from webhook.workloads.compile import CompiledRetry, compiled_retries
 from webhook.workloads.kinds import WorkloadKind, kind_of, spec_of
 from webhook.workloads.pods import template_pods
-from webhook.workloads.result import Judged, WorkloadResult
+from webhook.workloads.result import Judged, Refusal, WorkloadResult
 from webhook.workloads.spot import sends_to_spot
 
 # Pod templates judged per workflow, at most. Each costs about 0.4 ms (placed by the whole set,
@@ -99,7 +99,7 @@ def apply_policy(
     else:
         assert workflow_retries is not None  # `first_for` chose a policy that gives them
         change = workflows.add_template_defaults(result.object, kind, workflow_retries)
-    if isinstance(change, jobs.Refusal):
+    if isinstance(change, Refusal):
         result.refused = change.reason
         what = "podFailurePolicy rule" if kind.family == "job" else "templateDefaults"
         result.warnings.append(

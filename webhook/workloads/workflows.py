@@ -21,8 +21,8 @@ from typing import Any
 from webhook import patch
 from webhook.kube.validation.meta import mapping
 from webhook.policy.retries import WorkflowRetries
-from webhook.workloads.jobs import Change, Refusal
 from webhook.workloads.kinds import WorkloadKind
+from webhook.workloads.result import Change, Refusal
 
 
 def own_retries(spec: Mapping[str, Any]) -> str | None:
