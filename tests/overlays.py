@@ -81,11 +81,12 @@ def assert_consistent(objects: list[Obj]) -> str:
     assert selects({"matchLabels": service["spec"]["selector"]}, pod["metadata"]["labels"])
 
     hook = one(objects, "MutatingWebhookConfiguration")
-    (webhook,) = hook["webhooks"]
-    ref = webhook["clientConfig"]["service"]
-    assert (ref["name"], ref["namespace"]) == (service["metadata"]["name"], namespace)
-    assert ref["port"] == service["spec"]["ports"][0]["port"]
-    assert not selects(webhook["namespaceSelector"], {"kubernetes.io/metadata.name": namespace})
+    for webhook in hook["webhooks"]:  # pods, and workload retries
+        ref = webhook["clientConfig"]["service"]
+        assert (ref["name"], ref["namespace"]) == (service["metadata"]["name"], namespace)
+        assert ref["port"] == service["spec"]["ports"][0]["port"]
+        own = {"kubernetes.io/metadata.name": namespace}
+        assert not selects(webhook["namespaceSelector"], own)
 
     account = one(objects, "ServiceAccount", pod["spec"]["serviceAccountName"])
     binding = one(objects, "ClusterRoleBinding")

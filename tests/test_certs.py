@@ -50,7 +50,8 @@ def pems(bundle: bytes) -> list[x509.Certificate]:
 def bundle_of(out: Path) -> bytes:
     ops = yaml.safe_load((out / "cabundle-patch.yaml").read_text())
     assert ops == [
-        {"op": "add", "path": "/webhooks/0/clientConfig/caBundle", "value": ops[0]["value"]}
+        {"op": "add", "path": f"/webhooks/{i}/clientConfig/caBundle", "value": ops[0]["value"]}
+        for i in (0, 1)  # the pod entry and the workload retries entry
     ]
     return base64.b64decode(ops[0]["value"], validate=True)
 
@@ -128,7 +129,8 @@ def test_component_adds_secret_and_ca_bundle_to_an_overlay(made: Path, tmp_path:
     )
     rendered = render(overlay)
     (hook,) = [o for o in rendered if o["kind"] == "MutatingWebhookConfiguration"]
-    assert base64.b64decode(hook["webhooks"][0]["clientConfig"]["caBundle"]) == bundle_of(made)
+    for entry in hook["webhooks"]:
+        assert base64.b64decode(entry["clientConfig"]["caBundle"]) == bundle_of(made)
     (secret,) = [o for o in rendered if o["kind"] == "Secret"]
     assert secret["metadata"]["name"] == f"{SERVICE}-tls"
 

@@ -214,7 +214,11 @@ def test_mutate_refuses_what_is_not_a_pod(
 ) -> None:
     path = tmp_path / "deploy.yaml"
     path.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n")
-    assert run(capsys, "mutate", str(path)) == (1, "", f"error: {path} is not a Pod manifest\n")
+    assert run(capsys, "mutate", str(path)) == (
+        1,
+        "",
+        f"error: {path} is not a Pod, Job, CronJob or Argo workflow manifest\n",
+    )
 
 
 def test_mutate_does_not_change_the_input_file(capsys: pytest.CaptureFixture[str]) -> None:
@@ -271,7 +275,7 @@ def test_the_console_script(tmp_path: Path) -> None:
     assert done.stdout == b""
     assert done.stderr.decode() == (
         f"error: {bad}, document 1, line 2: kind: unknown kind 'Policy': expected one of "
-        "PlacementPolicy, PolicySettings, NodePool\n"
+        "PlacementPolicy, PolicySettings, NodePool, RetryPolicy\n"
     )
     assert plain(
         json.loads(

@@ -45,6 +45,18 @@ def cert_manager() -> list[Obj]:
     return render(REPO / "deploy" / "cert-manager")
 
 
+# The configuration's two entries: pods, and the Jobs and workflows that get retries.
+POD_WEBHOOK = "pod-placement-webhook.pod-placement-webhook.svc"
+RETRIES_WEBHOOK = "pod-placement-webhook.workload-retries.svc"
+
+
+def entry(config: Obj, name: str) -> Obj:
+    """The webhook of that name in a MutatingWebhookConfiguration."""
+    (found,) = [w for w in config["webhooks"] if w["name"] == name]
+    hook: Obj = found
+    return hook
+
+
 def one(objects: list[Obj], kind: str, name: str | None = None) -> Obj:
     found = [
         o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
@@ -117,9 +129,8 @@ def test_base_has_every_piece(base: list[Obj]) -> None:
 @pytest.fixture(scope="module")
 def webhook(base: list[Obj]) -> Obj:
     config = one(base, "MutatingWebhookConfiguration")
-    (hook,) = config["webhooks"]
-    hook_: Obj = hook
-    return hook_
+    assert [w["name"] for w in config["webhooks"]] == [POD_WEBHOOK, RETRIES_WEBHOOK]
+    return entry(config, POD_WEBHOOK)
 
 
 def test_a_down_webhook_never_blocks_pod_creation(webhook: Obj) -> None:

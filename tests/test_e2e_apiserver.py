@@ -102,7 +102,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Apiserve
         capture_output=True,
     )
     ops = yaml.safe_load((tmp / "certs" / "cabundle-patch.yaml").read_text())
-    (hook,) = kubectl_patch(config, ops)["webhooks"]
+    hook, retries = kubectl_patch(config, ops)["webhooks"]  # pods; Jobs and workflows
+    assert retries["clientConfig"] == hook["clientConfig"]  # one server, one CA for both
 
     (config_map,) = [o for o in objects if o["kind"] == "ConfigMap"]
     policies = Volume(tmp / "policies", {k: v.encode() for k, v in config_map["data"].items()})

@@ -39,7 +39,7 @@ from tests.kube import validate_pod
 from tests.kubelet import Volume
 from tests.reviews import gpu_pod
 from tests.system_tools import require
-from tests.test_deploy import REPO, Obj, one, render
+from tests.test_deploy import POD_WEBHOOK, REPO, Obj, entry, one, render
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -73,7 +73,7 @@ def container(
 ) -> Iterator[Container]:
     root = tmp_path_factory.mktemp("pod")
     deployment = one(rendered, "Deployment")
-    (hook,) = one(rendered, "MutatingWebhookConfiguration")["webhooks"]
+    hook = entry(one(rendered, "MutatingWebhookConfiguration"), POD_WEBHOOK)
     service, namespace = hook["clientConfig"]["service"]["name"], service_namespace(hook)
     pod = deployment["spec"]["template"]["spec"]
     config_map = one(rendered, "ConfigMap", "pod-placement-webhook-policies")

@@ -20,6 +20,7 @@ from celpy import celtypes
 
 from tests.kube import kustomize
 from tests.reviews import gpu_pod, review
+from tests.test_deploy import POD_WEBHOOK, entry
 
 REPO = Path(__file__).resolve().parent.parent
 CALLED, SKIPPED, REFUSED = "webhook called", "webhook skipped", "request refused"
@@ -30,9 +31,7 @@ def webhook() -> Mapping[str, Any]:
     (config,) = [
         o for o in kustomize(REPO / "deploy") if o["kind"] == "MutatingWebhookConfiguration"
     ]
-    (hook,) = config["webhooks"]
-    hook_: Mapping[str, Any] = hook
-    return hook_
+    return entry(config, POD_WEBHOOK)
 
 
 def evaluate(expression: str, pod: Mapping[str, Any]) -> bool | str:

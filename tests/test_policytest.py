@@ -14,6 +14,7 @@ import yaml
 from webhook.engine import compile_policy_set, mutate
 from webhook.policy.load import load_policy_set
 from webhook.tools.policytest import find_test_files, read_tests
+from webhook.workloads import review_workload
 
 REPO = Path(__file__).resolve().parent.parent
 POLICIES = REPO / "policies"
@@ -82,7 +83,7 @@ def test_the_shipped_policy_tests_pass():
 @pytest.mark.parametrize("policy_set", SETS, ids=lambda p: str(p.relative_to(REPO)))
 def test_every_policy_is_exercised_by_its_tests(policy_set: Path):
     """Each shipped and example policy changes the pod in at least one case of the tests
-    beside it (in audit mode: would change it)."""
+    beside it (in audit mode: would change it); each RetryPolicy, the Job or workflow of one."""
     compiled = compile_policy_set(load_policy_set(policy_set))
     exercised: set[str] = set()
     tests = [t for f in policy_set.glob("*.test.yaml") for t in read_tests(f)]
@@ -90,18 +91,27 @@ def test_every_policy_is_exercised_by_its_tests(policy_set: Path):
     for test in tests:
         for case in test.spec.cases:
             namespace = case.namespace or "default"
-            result = mutate(compiled, case.pod, namespace, case.namespace_labels)
+            if case.object is not None:
+                retried = review_workload(compiled, case.object, namespace, case.namespace_labels)
+                exercised |= {retried.policy} if retried.ops and retried.policy else set()
+                continue
+            result = mutate(compiled, case.pod or {}, namespace, case.namespace_labels)
             exercised |= set(result.applied) | set(result.audited)
     assert {p.name for p in compiled.policies} <= exercised
+    assert {r.name for r in compiled.source.retries} <= exercised
 
 
 def test_every_shipped_pod_is_a_valid_pod():
     from tests.kube import validate_pod
+    from tests.retries import assert_accepted
 
     for policy_set in SETS:
         for path in policy_set.glob("*.test.yaml"):
             for test in read_tests(path):
                 for case in test.spec.cases:
+                    if case.object is not None:  # a Job or workflow (tests/retries.py)
+                        assert_accepted(case.object)
+                        continue
                     validate_pod(case.pod)
                     if case.expect.pod is not None:
                         validate_pod(case.expect.pod)

@@ -92,7 +92,7 @@ CASES: dict[str, tuple[str, dict[str, str], tuple[str, str, str], str, str, str]
         {"job-name": "nightly-etl", "batch.kubernetes.io/job-name": "nightly-etl"},
         ("batch/v1", "Job", "nightly-etl"),
         "job",
-        "batch-cpu-spot",
+        "batch-cpu-spot,spot-retries",  # its Job gains spot retries
         "ng-name In [job]; tol job:NoSchedule",
     ),
     "indexed-job": (
@@ -100,7 +100,8 @@ CASES: dict[str, tuple[str, dict[str, str], tuple[str, str, str], str, str, str]
         {"job-name": "train", "batch.kubernetes.io/job-completion-index": "0"},
         ("batch/v1", "Job", "train"),
         "job",
-        "extended-resource-tolerations,batch-gpu-spot",
+        # The Job's pod goes to spot: the Job gains spot retries (RetryPolicy spot-retries).
+        "extended-resource-tolerations,batch-gpu-spot,spot-retries",
         "k8s.amazonaws.com/accelerator In [nvidia-tesla-v100], ng-name In [g1]; "
         "tol nvidia.com/gpu:NoSchedule",
     ),

@@ -21,19 +21,21 @@ from webhook.policy.documents import Parsed, compose_documents, line_of, parse_d
 from webhook.policy.model import PlacementPolicy, PolicySettings, SettingsSpec
 from webhook.policy.pool_labels import overlaps, preference_key, why_no_preference_key
 from webhook.policy.pools import NodePool
+from webhook.policy.retries import RetryPolicy, needs_a_spot_pool
 from webhook.policy.yamlsafe import read_capped
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 # Files next to policies that are not policies: policy tests (see `placement-webhook test`).
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
-SetDocument = PlacementPolicy | PolicySettings | NodePool
+SetDocument = PlacementPolicy | PolicySettings | NodePool | RetryPolicy
 # Where `PolicySet.where` keeps the PolicySettings document (a policy name is lower case).
 SETTINGS = "PolicySettings"
 POLICY_MODELS: dict[str, type[SetDocument]] = {
     "PlacementPolicy": PlacementPolicy,
     "PolicySettings": PolicySettings,
     "NodePool": NodePool,
+    "RetryPolicy": RetryPolicy,
 }
 
 
@@ -61,6 +63,8 @@ class PolicySet:
     pools: Mapping[str, NodePool] = field(default_factory=dict)
     where: Mapping[str, Problem] = field(default_factory=dict)  # a Problem with no message
     warnings: tuple[Problem, ...] = ()
+    # Sorted by (order, name); `where` holds each at "RetryPolicy/<name>".
+    retries: tuple[RetryPolicy, ...] = ()
 
     def problem(self, policy: str, field: str, message: str) -> Problem:
         """A problem found in `policy` (or in the set's PolicySettings, `SETTINGS`) after
@@ -150,6 +154,7 @@ def parse_policy_set(sources: Iterable[Source | tuple[str, bytes]]) -> PolicySet
         pools=assembled.pools,
         where=assembled.where,
         warnings=tuple(assembled.warnings),
+        retries=tuple(sorted(assembled.retries, key=lambda p: (p.spec.order, p.name))),
     )
 
 
@@ -160,6 +165,7 @@ class _Assembled:
     pools: dict[str, NodePool] = field(default_factory=dict)
     where: dict[str, Problem] = field(default_factory=dict)
     origins: dict[str, Origin] = field(default_factory=dict)  # of spec.add.annotations
+    retries: list[RetryPolicy] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     pool_documents: dict[str, Parsed[SetDocument]] = field(default_factory=dict)
@@ -192,7 +198,8 @@ def _scalar(node: yaml.Node, path: tuple[str, ...]) -> str | None:
 
 def _assemble(documents: list[Parsed[SetDocument]], refused: set[str]) -> _Assembled:
     """Rules across documents: one PolicySettings at most, names unique per kind, pools told
-    apart by their labels, every pool a policy names declared."""
+    apart by their labels, every pool a policy names declared, a spot pool for RetryPolicies
+    to act on."""
     out = _Assembled()
     defined: dict[str, str] = {}  # "<kind>/<name>" -> file
     for doc in documents:
@@ -213,6 +220,9 @@ def _assemble(documents: list[Parsed[SetDocument]], refused: set[str]) -> _Assem
         if isinstance(value, NodePool):
             out.pools[value.name] = value
             out.pool_documents[value.name] = doc
+        elif isinstance(value, RetryPolicy):
+            out.where[key] = doc.problem(("spec",), "")
+            out.retries.append(value)
         else:
             out.where[value.name] = doc.problem(("spec", "add"), "")
             at = line_of(doc.node, ("spec", "add", "annotations"))
@@ -220,6 +230,8 @@ def _assemble(documents: list[Parsed[SetDocument]], refused: set[str]) -> _Assem
             out.policies.append(value)
     _pools_told_apart(out)
     out.problems += [p for doc in documents for p in _pool_references(doc, out.pools, refused)]
+    spot = [needs_a_spot_pool(out.pools, out.where[f"RetryPolicy/{r.name}"]) for r in out.retries]
+    out.problems += [p for p in spot if p is not None]
     return out
 
 
@@ -247,7 +259,9 @@ def _over_annotation_budget(assembled: _Assembled) -> list[Problem]:
     return []
 
 
-def _noun(value: PlacementPolicy | NodePool) -> str:
+def _noun(value: PlacementPolicy | NodePool | RetryPolicy) -> str:
+    if isinstance(value, RetryPolicy):
+        return "retry policy"
     return "node pool" if isinstance(value, NodePool) else "policy"
 
 

@@ -8,8 +8,11 @@ from pydantic import Field, TypeAdapter
 
 from webhook.policy.model import PlacementPolicy, PolicySettings
 from webhook.policy.pools import NodePool
+from webhook.policy.retries import RetryPolicy
 
-Document = Annotated[PlacementPolicy | PolicySettings | NodePool, Field(discriminator="kind")]
+Document = Annotated[
+    PlacementPolicy | PolicySettings | NodePool | RetryPolicy, Field(discriminator="kind")
+]
 
 SCHEMA_ID = "https://pod-placement-webhook/policy.schema.json"
 

@@ -2,7 +2,8 @@
 
 admission.k8s.io/v1 and v1beta1 share their request and response fields; the response echoes
 the request's apiVersion and kind and carries its uid. Only CREATE of core `pods` (no
-subresource) is mutated; everything else is allowed unchanged.
+subresource) is mutated, and CREATE of the Jobs, CronJobs and Argo workflows that
+`webhook.workloads` gives retries to; everything else is allowed unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import orjson
 from webhook.engine import CompiledPolicySet, Result, mutate
 from webhook.errors import ReviewError, shown
 from webhook.kube.pod import display_name
+from webhook.workloads import RESOURCES as WORKLOAD_RESOURCES
+from webhook.workloads import WorkloadResult, review_workload
 
 log = logging.getLogger("webhook.admission")
 
@@ -52,6 +55,15 @@ class Review:
             and self.kind == "Pod"
         )
 
+    @property
+    def mutates_workload(self) -> bool:
+        """A CREATE of a Job, CronJob or Argo workflow (`webhook.workloads`)."""
+        return (
+            self.operation == "CREATE"
+            and (self.group, self.resource) in WORKLOAD_RESOURCES
+            and not self.sub_resource
+        )
+
 
 @dataclass
 class Outcome:
@@ -71,6 +83,9 @@ class Outcome:
     skipped: list[str] = field(default_factory=list)  # namespace labels unknown
     patch_ops: int = 0
     warnings: list[str] = field(default_factory=list)
+    retries: list[str] = field(default_factory=list)  # RetryPolicies that added retries
+    # (RetryPolicy, reason) for retries due and not added (webhook.workloads.REFUSALS).
+    retries_refused: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _field(obj: Mapping[str, Any], key: str, kind: type, where: str, default: Any = None) -> Any:
@@ -129,6 +144,8 @@ def parse_review(body: bytes) -> Review:
     )
     if review.mutates and obj is None:
         raise ReviewError("request.object must be the Pod for a CREATE of pods")
+    if review.mutates_workload and obj is None:
+        raise ReviewError(f"request.object must be the object for a CREATE of {review.resource}")
     return review
 
 
@@ -161,6 +178,8 @@ def review_pod(
     pod = review.object or {}
     outcome = Outcome(review.uid, review.namespace, display_name(pod), "skipped")
     if not review.mutates:
+        if review.mutates_workload:
+            return review_workload_request(policies, review, namespace_labels)
         return response_body(review), outcome
     try:
         return _answer(policies, review, namespace_labels, outcome)
@@ -202,6 +221,49 @@ def _answer(
     if result.audited:
         audit[AUDITED_KEY] = ",".join(result.audited)
     return response_body(review, result.ops, warnings, audit), outcome
+
+
+def review_workload_request(
+    policies: CompiledPolicySet,
+    review: Review,
+    namespace_labels: NamespaceLabels | None = None,
+) -> tuple[bytes, Outcome]:
+    """Answer a Job's, CronJob's or workflow's CREATE: the retries it gains on spot. Never
+    raises: an internal failure admits the object unchanged, with a warning."""
+    obj = review.object or {}
+    try:
+        labels, unsynced = (
+            (None, None) if namespace_labels is None else namespace_labels(review.namespace)
+        )
+        result = review_workload(policies, obj, review.namespace, labels)
+        outcome = workload_outcome(review, result)
+    except Exception as exc:  # the last guard, as for pods
+        log.exception("review failed, object admitted unchanged", extra={"uid": review.uid})
+        outcome = Outcome(review.uid, review.namespace, display_name(obj), "error")
+        outcome.errors.append(f"{type(exc).__name__}: {exc}")
+        warning = "pod-placement-webhook: internal error, object admitted unchanged"
+        return response_body(review, warnings=[warning]), outcome
+    if unsynced and any(r.spec.match.namespace_selector for r in policies.source.retries):
+        outcome.warnings.append(unsynced)
+    audit = {AUDIT_KEY: ",".join(result.provenance)} if result.ops else {}
+    return response_body(review, result.ops, outcome.warnings, audit), outcome
+
+
+def workload_outcome(review: Review, result: WorkloadResult) -> Outcome:
+    outcome = Outcome(review.uid, review.namespace, result.name, "unchanged")
+    outcome.result = "patched" if result.ops else "unchanged"
+    outcome.patch_ops = len(result.ops)
+    outcome.warnings = list(result.warnings)
+    if result.policy is not None and result.refused is None:
+        outcome.retries.append(result.policy)
+    if result.policy is not None and result.refused is not None:
+        outcome.retries_refused.append((result.policy, result.refused))
+        log.warning(
+            "retries not added: %s",
+            result.warnings[0] if result.warnings else result.refused,
+            extra={"uid": review.uid, "namespace": review.namespace, "kind": result.kind},
+        )
+    return outcome
 
 
 def handle(

@@ -34,6 +34,7 @@ from webhook.serving.state_metrics import (
     NamespaceSource,
     StateCollector,
 )
+from webhook.workloads import REFUSALS
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -104,8 +105,22 @@ class Metrics:
             "Pods a policy was not applied to, because with its additions kube-apiserver would "
             "have refused the pod (HTTP 422); the pod was admitted with the rest.",
         )
+        self.retries_added = self._counter(
+            "retries_added",
+            "Jobs, CronJobs and Argo workflows a RetryPolicy gave retries to, because the set "
+            "sends their pods to spot.",
+        )
+        self.retries_refused = Counter(
+            f"{PREFIX}_retries_refused",
+            "Jobs, CronJobs and workflows whose pods go to spot that a RetryPolicy could not "
+            "give retries to (the object was admitted without them), by reason: "
+            + ", ".join(REFUSALS)
+            + ".",
+            ["policy", "reason"],
+            registry=self.registry,
+        )
         # Children looked up once: `labels()` costs more than the increment it leads to.
-        self._children: dict[tuple[int, str], Any] = {}
+        self._children: dict[tuple[Any, ...], Any] = {}
         for result in RESULTS:
             self._child(self.reviews, result)
         for intent in INTENTS:
@@ -122,11 +137,11 @@ class Metrics:
         self.certificates = CertificateCollector(source)
         self.registry.register(self.certificates)
 
-    def _child(self, counter: Counter, label: str) -> Any:
-        key = (id(counter), label)
+    def _child(self, counter: Counter, label: str, *more: str) -> Any:
+        key = (id(counter), label, *more)
         child = self._children.get(key)
         if child is None:
-            child = self._children[key] = counter.labels(label)
+            child = self._children[key] = counter.labels(label, *more)
         return child
 
     def observe_review(self, outcome: Outcome, seconds: float) -> None:
@@ -146,6 +161,10 @@ class Metrics:
             self._child(self.skipped, name).inc()
         for name in outcome.invalid:
             self._child(self.invalid, name).inc()
+        for name in outcome.retries:
+            self._child(self.retries_added, name).inc()
+        for name, reason in outcome.retries_refused:
+            self._child(self.retries_refused, name, reason).inc()
 
     def _forget_unloaded(self, loaded: set[str]) -> None:
         """Drop the series of policies the set in force no longer has: a set renamed on every
@@ -159,10 +178,12 @@ class Metrics:
                 self.refused,
                 self.invalid,
                 self.skipped,
+                self.retries_added,
+                self.retries_refused,
             )
         }
         for key in [k for k in self._children if k[0] in per_policy and k[1] not in loaded]:
-            per_policy[key[0]].remove(key[1])
+            per_policy[key[0]].remove(*key[1:])
             del self._children[key]
 
     def observe_invalid(self, seconds: float) -> None:
@@ -170,7 +191,10 @@ class Metrics:
         self.duration.observe(seconds)
 
     def render(self) -> bytes:
-        self._forget_unloaded({p.name for p in self.store.current.policies})
+        current = self.store.current
+        self._forget_unloaded(
+            {p.name for p in current.policies} | {r.name for r in current.source.retries}
+        )
         # Every loaded policy gets its series at 0, so rate() and alerts see a policy that has
         # not fired yet instead of no data.
         for policy in self.store.current.policies:
@@ -183,6 +207,10 @@ class Metrics:
                 self._child(self.skipped, policy.name)
             if policy.policy.spec.mode == "audit":
                 self._child(self.audits, policy.name)
+        for retry in current.source.retries:
+            self._child(self.retries_added, retry.name)
+            for reason in REFUSALS:
+                self._child(self.retries_refused, retry.name, reason)
         registry = self.registry
         directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if directory:

@@ -204,9 +204,16 @@ def _secret(service: str, namespace: str, serving: KeyPair, ca: KeyPair) -> dict
     }
 
 
+# The entries of deploy/base/mutatingwebhookconfiguration.yaml: pods, and workload retries.
+WEBHOOK_ENTRIES = 2
+
+
 def _cabundle_patch(bundle: bytes) -> list[dict[str, object]]:
-    """A JSON Patch that sets the webhook configuration's caBundle."""
-    return [{"op": "add", "path": "/webhooks/0/clientConfig/caBundle", "value": _b64(bundle)}]
+    """A JSON Patch that sets the caBundle of each of the webhook configuration's entries."""
+    return [
+        {"op": "add", "path": f"/webhooks/{i}/clientConfig/caBundle", "value": _b64(bundle)}
+        for i in range(WEBHOOK_ENTRIES)
+    ]
 
 
 def _component(service: str) -> dict[str, object]:

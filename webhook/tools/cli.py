@@ -20,6 +20,7 @@ from webhook.policy import load_policy_set
 from webhook.policy.schema import policy_json_schema
 from webhook.tools import arguments
 from webhook.tools.preview.command import preview_command
+from webhook.workloads import kind_of
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -116,13 +117,21 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         pod = yaml.safe_load(_read_input(args.pod))
     except (OSError, yaml.YAMLError) as exc:
         return _fail(f"cannot read pod {args.pod}: {exc}")
-    if not isinstance(pod, dict) or pod.get("kind", "Pod") != "Pod":
+    if not isinstance(pod, dict):
         return _fail(f"{args.pod} is not a Pod manifest")
     namespace = args.namespace or str((pod.get("metadata") or {}).get("namespace") or "default")
     try:
         namespace_labels = _parse_labels(args.namespace_labels)
     except ValueError as exc:
         return _fail(str(exc))
+    if kind_of(pod) is not None:  # a Job, CronJob or Argo workflow: the retries it gains
+        from webhook.tools.retries import mutate_workload
+
+        output = "explain" if args.explain else "patch" if args.patch else "yaml"
+        color = _use_color(args.color)
+        return mutate_workload(compiled, pod, namespace, namespace_labels, output, color)
+    if pod.get("kind", "Pod") != "Pod":
+        return _fail(f"{args.pod} is not a Pod, Job, CronJob or Argo workflow manifest")
     result = mutate(compiled, pod, namespace, namespace_labels, explain=args.explain)
     if args.explain:
         from webhook.tools.explain import render_explain
@@ -157,13 +166,16 @@ def _use_color(choice: str) -> bool:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from webhook.proof import prove_placement
+    from webhook.workloads.proof import prove_retries
 
     try:
         policy_set = load_policy_set([Path(p) for p in args.paths])
     except PolicyError as exc:
         return _fail(str(exc))
-    proof = prove_placement(compile_policy_set(policy_set))
-    for warning in proof.warnings:
+    compiled = compile_policy_set(policy_set)
+    proof = prove_placement(compiled)
+    retries = prove_retries(compiled)
+    for warning in [*proof.warnings, *retries.warnings]:
         print(f"warning: {warning}", file=sys.stderr)
     if proof.problems:
         return _fail("\n".join([*map(str, proof.problems), proof.summary()]))
@@ -172,6 +184,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{len(policy_set.sources)} files (digest {policy_set.digest})"
     )
     print(proof.summary())
+    print(retries.summary())
     return 0
 
 

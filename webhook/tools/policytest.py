@@ -1,8 +1,9 @@
 """`placement-webhook test DIR`: policy tests that live next to the policies they test.
 
-A test file (`*.test.yaml`, skipped by the policy loader) holds cases: a pod, its namespace
-(and the namespace's labels, for namespaceSelector), and what the policy set must do to it:
-the additions of each policy that changes the pod, and/or the whole mutated pod. The runner
+A test file (`*.test.yaml`, skipped by the policy loader) holds cases: a pod (or a Job,
+CronJob or Argo workflow, for RetryPolicies), its namespace (and the namespace's labels, for
+namespaceSelector), and what the policy set must do to it: the additions of each policy that
+changes it, and/or the whole mutated pod or object. The runner
 prints a pass/fail table, a unified diff of expected against actual for each failure, and
 exits 1 if any case fails, so platform teams can run it in CI before a policy ships.
 
@@ -30,6 +31,7 @@ from webhook.policy.load import TEST_SUFFIXES
 from webhook.policy.model import Metadata, Strict
 from webhook.proof import compile_proven
 from webhook.serving import defaults
+from webhook.workloads import review_workload
 
 # --- the test file -------------------------------------------------------------------------
 
@@ -49,6 +51,9 @@ class Expect(Strict):
         description="Each audit-mode policy that would change the pod, with what it would add.",
     )
     pod: dict[str, Any] | None = Field(default=None, description="The whole mutated pod.")
+    object: dict[str, Any] | None = Field(
+        default=None, description="The whole mutated Job, CronJob or workflow (with `object`)."
+    )
     warnings: list[str] | None = Field(
         default=None,
         description="The review's warnings: as many as listed, each containing its text.",
@@ -56,8 +61,8 @@ class Expect(Strict):
 
     @model_validator(mode="after")
     def _expects_something(self) -> Expect:
-        if self.added is None and self.pod is None:
-            raise ValueError("expect needs `added` or `pod`")
+        if self.added is None and self.pod is None and self.object is None:
+            raise ValueError("expect needs `added`, `pod` or `object`")
         return self
 
 
@@ -71,8 +76,21 @@ class Case(Strict):
         alias="namespaceLabels",
         description="Labels of the namespace; left out, namespaceSelector clauses do not match.",
     )
-    pod: dict[str, Any] = Field(description="The pod as the apiserver sends it at CREATE.")
+    pod: dict[str, Any] | None = Field(
+        default=None, description="The pod as the apiserver sends it at CREATE."
+    )
+    object: dict[str, Any] | None = Field(
+        default=None,
+        description="Instead of `pod`: a Job, CronJob, Argo Workflow, CronWorkflow or "
+        "WorkflowTemplate as the apiserver sends it at CREATE, for the RetryPolicies.",
+    )
     expect: Expect
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> Case:
+        if (self.pod is None) == (self.object is None):
+            raise ValueError("give `pod` or `object`, not both")
+        return self
 
 
 class PolicyTestSpec(Strict):
@@ -150,8 +168,10 @@ def run_file(path: Path, display: str) -> list[CaseResult]:
 
 
 def run_case(compiled: CompiledPolicySet, case: Case, display: str) -> CaseResult:
+    if case.object is not None:
+        return run_workload_case(compiled, case, display)
     out = CaseResult(display, case.name)
-    pod = case.pod
+    pod = case.pod or {}
     namespace = case.namespace or str((pod.get("metadata") or {}).get("namespace") or "default")
     result = mutate(compiled, pod, namespace, case.namespace_labels, explain=True)
     expect = case.expect
@@ -170,6 +190,29 @@ def run_case(compiled: CompiledPolicySet, case: Case, display: str) -> CaseResul
         out.failures.append(
             "a second pass changes the pod again (the apiserver reinvokes webhooks): "
             + ", ".join(again.applied)
+        )
+    return out
+
+
+def run_workload_case(compiled: CompiledPolicySet, case: Case, display: str) -> CaseResult:
+    """A Job's, CronJob's or workflow's case: what the RetryPolicy that applies adds."""
+    out = CaseResult(display, case.name)
+    obj = case.object or {}
+    namespace = case.namespace or str((obj.get("metadata") or {}).get("namespace") or "default")
+    result = review_workload(compiled, obj, namespace, case.namespace_labels)
+    expect = case.expect
+    if expect.added is not None:
+        added = {result.policy: result.added} if result.policy and result.ops else {}
+        _compare_by_policy(out, "added (the RetryPolicy that changes it)", expect.added, added)
+    if expect.object is not None:
+        _compare(out, "the mutated object", expect.object, _plain(result.object))
+    if expect.warnings is not None:
+        _check_warnings(out, expect.warnings, result.warnings)
+    again = review_workload(compiled, result.object, namespace, case.namespace_labels)
+    if again.ops:
+        out.failures.append(
+            "a second pass changes it again (the apiserver reinvokes webhooks): "
+            + str(again.policy)
         )
     return out
 

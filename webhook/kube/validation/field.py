@@ -30,8 +30,19 @@ FORBIDDEN: Final = "Forbidden"
 NOT_SUPPORTED: Final = "Unsupported value"
 DUPLICATE: Final = "Duplicate value"
 TOO_LONG: Final = "Too long"
+TOO_MANY: Final = "Too many"
 
 _NO_VALUE = (REQUIRED, FORBIDDEN, TOO_LONG)
+
+
+class _Omitted:
+    """field.OmitValueType: an error about a whole object, whose value is not shown."""
+
+    def __repr__(self) -> str:
+        return "<omitted>"
+
+
+OMITTED: Final = _Omitted()
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,7 @@ class FieldError:
 
     def body(self) -> str:
         """The message without the path, as field.Error.ErrorBody renders it."""
-        if self.kind in _NO_VALUE:
+        if self.kind in _NO_VALUE or self.value is OMITTED:
             return f"{self.kind}: {self.detail}" if self.detail else self.kind
         body = f"{self.kind}: {shown(self.value)}"
         return f"{body}: {self.detail}" if self.detail else body
@@ -82,3 +93,11 @@ def forbidden(path: Path, detail: str) -> FieldError:
 def not_supported(path: Path, value: object, supported: tuple[str, ...]) -> FieldError:
     listed = ", ".join(f'"{s}"' for s in supported)
     return FieldError(path, NOT_SUPPORTED, f"supported values: {listed}", value)
+
+
+def too_many(path: Path, actual: int, limit: int) -> FieldError:
+    return FieldError(path, TOO_MANY, f"must have at most {limit} items", actual)
+
+
+def duplicate(path: Path, value: object) -> FieldError:
+    return FieldError(path, DUPLICATE, "", value)

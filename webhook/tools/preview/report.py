@@ -15,6 +15,7 @@ from webhook.kube.workloads import workload_of
 from webhook.tools.preview.controllers import Unsupported, build_pod
 from webhook.tools.preview.documents import Item
 from webhook.tools.preview.placement import render_placement
+from webhook.tools.preview.workloads import workload_pods, workload_retries
 
 COLUMNS = ("NAMESPACE", "POD", "WORKLOAD", "POLICIES", "BEFORE", "AFTER")
 
@@ -59,25 +60,27 @@ def preview(
     skipped: list[Skip] = []
     for item in items:
         try:
-            built = build_pod(item.obj, now)
+            pods = workload_pods(item.obj, now) or [build_pod(item.obj, now)]
         except Unsupported as exc:
             skipped.append(Skip(item.source, str(exc)))
             continue
-        pod = built.pod
-        namespace = str(metadata(pod).get("namespace") or default_namespace)
-        result = mutate(compiled, pod, namespace, namespace_labels)
-        rows.append(
-            Row(
-                namespace=namespace,
-                pod_name=built.workload or display_name(pod) or "-",
-                workload=workload_of(pod),
-                policies=tuple(result.applied),
-                before=render_placement(pod),
-                after=render_placement(result.pod),
-                pod=plain(result.pod),
-                warnings=tuple(result.warnings),
+        retries = workload_retries(item.obj, compiled, default_namespace, namespace_labels)
+        for built in pods:
+            pod = built.pod
+            namespace = str(metadata(pod).get("namespace") or default_namespace)
+            result = mutate(compiled, pod, namespace, namespace_labels)
+            rows.append(
+                Row(
+                    namespace=namespace,
+                    pod_name=built.workload or display_name(pod) or "-",
+                    workload=workload_of(pod),
+                    policies=tuple(result.applied) + retries.policies,
+                    before=render_placement(pod),
+                    after=render_placement(result.pod),
+                    pod=plain(result.pod),
+                    warnings=tuple(result.warnings) + retries.warnings,
+                )
             )
-        )
     return Preview(rows, skipped)
 
 
