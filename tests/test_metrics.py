@@ -280,6 +280,7 @@ def test_monitoring_queries_name_only_exported_metrics(tmp_path: Path):
         "uid", "ml", "p", "patched", applied=[loaded], audited=[loaded], failed=[loaded]
     )
     outcome.refused = [loaded]
+    outcome.skipped = [loaded]
     metrics.observe_review(outcome, 0.001)
     exported = {name for name, _ in _parse(metrics.render())}
     used: set[str] = set()
@@ -350,3 +351,21 @@ def _named_policy(name: str) -> str:
         "apiVersion: pod-placement-webhook/v1\nkind: PlacementPolicy\n"
         f"metadata: {{name: {name}}}\nspec: {{add: {{labels: {{a: b}}}}}}\n"
     )
+
+
+def test_the_judgements_counters_have_their_zero_series_from_the_start(tmp_path: Path):
+    """So that the first refusal, or the first skipped policy, is an increase an alert sees."""
+    policies = tmp_path / "policies"
+    shutil.copytree(SHIPPED, policies, ignore=shutil.ignore_patterns("examples", "*.test.yaml"))
+    (policies / "50-team.yaml").write_text(
+        "apiVersion: pod-placement-webhook/v1\nkind: PlacementPolicy\n"
+        "metadata: {name: team-ml}\nspec:\n  match:\n    namespaceSelector:\n"
+        "      matchLabels: {team: ml}\n  add:\n    labels: {team: ml}\n"
+    )
+    samples = _parse(Metrics(load_store([policies]), NamespaceView()).render())
+    for intent in ("runnable", "resources", "off-spot"):
+        by_intent = "placement_webhook_placement_refused_by_intent_total"
+        assert samples[(by_intent, (("intent", intent),))] == 0
+    assert samples[("placement_webhook_policy_skipped_total", (("policy", "team-ml"),))] == 0
+    assert ("placement_webhook_policy_skipped_total", (("policy", "default-pool"),)) not in samples
+    assert samples[("placement_webhook_namespace_direct_reads_total", ())] == 0
