@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.pods import shipped
+from tests.system_tools import ABSENT, INSTALL, MISSING
 from webhook.engine import CompiledPolicySet
 
 # Each example shells out to kubectl (~0.1 s): no deadline, and slow data is expected.
@@ -27,3 +28,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def shipped_policies() -> CompiledPolicySet:
     """The default policy set `serve` runs, compiled once."""
     return shipped()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One closing line for the tests skipped because a system tool is missing (see
+    tests/system_tools.py): how many, which tools, and how to install them."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and ABSENT in str(report.longrepr[2])
+    ]
+    if skipped:
+        tools = ", ".join(sorted(MISSING))
+        terminalreporter.write_line(f"{len(skipped)} skipped: {ABSENT} ({tools}): {INSTALL}")
