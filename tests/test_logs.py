@@ -71,10 +71,11 @@ def test_the_review_line_holds_no_pod_content(tmp_path: Path):
     lines, _ = serve_and_review(tmp_path, "debug")
     for review in reviews(lines):
         assert set(review) == {
-            "time", "level", "logger", "msg", "uid", "namespace", "pod", "result",
-            "policies", "audited", "failed", "refused", "invalid", "patch_ops", "warnings",
-            "duration_ms",
+            "time", "level", "logger", "msg", "uid", "namespace", "pod", "result", "mode",
+            "policies", "audited", "failed", "refused", "invalid", "patch_ops", "would_add",
+            "warnings", "duration_ms",
         }  # fmt: skip
+        assert review["mode"] == "enforce" and review["would_add"] == []
 
 
 @pytest.mark.parametrize("level", ["warning", "error"])

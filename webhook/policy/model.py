@@ -85,6 +85,13 @@ class KueueSettings(Strict):
 
 
 class SettingsSpec(Strict):
+    mode: Literal["enforce", "audit"] = Field(
+        default="enforce",
+        description="`audit`: the whole set is a dry run. Every review is computed as in "
+        "`enforce` and answered without a patch; its warnings, audit annotation, log line and "
+        "metrics report what it would have added. `serve --audit` does the same whatever this "
+        "says.",
+    )
     placement_excluded_namespaces: tuple[str, ...] = Field(
         default=("kube-system", "kube-public", "kube-node-lease"),
         alias="placementExcludedNamespaces",

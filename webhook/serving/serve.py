@@ -9,17 +9,18 @@ import signal
 import socket
 import ssl
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from webhook.engine import CompiledPolicySet
-from webhook.policy import PolicyStore
+from webhook.policy import PolicySet, PolicyStore
 from webhook.proof import compile_proven
 from webhook.serving import defaults
 from webhook.serving.app import create_health_app, create_webhook_app
+from webhook.serving.audit import whole_set_audited
 from webhook.serving.connections import (
     ConnectionCount,
     ConnectionLimits,
@@ -49,6 +50,7 @@ class ServeOptions:
     policy_poll_seconds: float = POLL_SECONDS  # 0: never reload policies
     cert_poll_seconds: float = POLL_SECONDS  # 0: never reload the certificate
     namespace_labels_from_cluster: bool = False  # list+watch Namespaces for namespaceSelector
+    audit: bool = False  # the whole set in audit mode, whatever its PolicySettings say
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -66,13 +68,21 @@ def tls_context_hardening(context: ssl.SSLContext) -> None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
 
 
-def load_store(paths: Sequence[Path]) -> PolicyStore[CompiledPolicySet]:
-    """The policy store: a set is compiled and its placements proven before it serves."""
-    return PolicyStore(paths, compile_proven)
+def load_store(paths: Sequence[Path], audit: bool = False) -> PolicyStore[CompiledPolicySet]:
+    """The policy store: a set is compiled and its placements proven before it serves. With
+    `audit`, every set it loads is served as if its PolicySettings said `mode: audit`."""
+    return PolicyStore(paths, compile_audited if audit else compile_proven)
+
+
+def compile_audited(policy_set: PolicySet) -> CompiledPolicySet:
+    """`serve --audit`: the set in audit mode. The flag and the settings combine: the set is
+    audited when either says so, enforced only when both allow it."""
+    settings = policy_set.settings.model_copy(update={"mode": "audit"})
+    return compile_proven(replace(policy_set, settings=settings))
 
 
 async def serve(options: ServeOptions, listeners: Listeners | None = None) -> None:
-    store = load_store(options.policies)
+    store = load_store(options.policies, options.audit)
     log.info(
         "serving %d policies (digest %s) on https://%s:%d/mutate",
         len(store.source.policies),
@@ -80,6 +90,9 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
         options.host,
         options.port,
     )
+    if whole_set_audited(store.current):
+        why = "serve --audit" if options.audit else "PolicySettings mode: audit"
+        log.warning("whole set in audit mode (%s): reviews are answered without a patch", why)
     namespace_view, namespace_watcher = None, None
     if options.namespace_labels_from_cluster:
         # Imported here: the kubernetes client costs ~25 MiB and a second of start-up.

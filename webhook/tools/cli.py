@@ -72,6 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         policy_poll_seconds=args.policy_poll_seconds,
         cert_poll_seconds=args.cert_poll_seconds,
         namespace_labels_from_cluster=args.namespace_labels_from_cluster,
+        audit=args.audit,
         connections=ConnectionLimits(
             handshake_timeout=args.tls_handshake_timeout,
             write_timeout=args.write_timeout,
@@ -124,16 +125,31 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     result = mutate(compiled, pod, namespace, namespace_labels, explain=args.explain)
     if args.explain:
+        from webhook.serving.admission import reads_namespace_labels
         from webhook.tools.explain import render_explain
 
         color = _use_color(args.color)
-        sys.stdout.write(render_explain(pod, result, color, namespace, namespace_labels))
+        reads = reads_namespace_labels(compiled)
+        text = render_explain(
+            pod,
+            result,
+            color,
+            namespace,
+            namespace_labels,
+            reads_namespace_labels=reads,
+            set_audited=compiled.settings.mode == "audit",
+        )
+        sys.stdout.write(text)
     elif args.patch:
         sys.stdout.write(json.dumps(result.ops, indent=2) + "\n")
     else:
         sys.stdout.write(yaml.safe_dump(_plain(result), sort_keys=False))
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if compiled.settings.mode == "audit" and not args.explain:
+        from webhook.tools.explain import AUDITED_SET
+
+        print(f"note: {AUDITED_SET}", file=sys.stderr)
     return 0
 
 
