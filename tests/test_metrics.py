@@ -31,6 +31,7 @@ from tests.scraping import (
 )
 from tests.servers import RunningServer, running_server
 from tests.test_reload import new_pki, serial_of, tls_volume
+from webhook import __version__
 from webhook.policy.load import load_policy_set
 from webhook.serving.admission import Outcome
 from webhook.serving.metrics import LATENCY_BUCKETS, Metrics
@@ -161,6 +162,9 @@ def test_policy_errors_count_the_failed_policy():
 def test_loaded_set_hash_and_count_match_readyz(server: RunningServer):
     ready = httpx.get(server.health_url + "/readyz").json()
     types, samples = scrape(server)
+    assert ready["version"] == __version__ and ready["mode"] == "enforce"
+    assert value(samples, "placement_webhook_build_info", version=__version__) == 1
+    assert value(samples, "placement_webhook_audit_mode") == 0
     assert types["placement_webhook_policy_set_info"] == "gauge"
     assert value(samples, "placement_webhook_policy_set_info", digest=ready["digest"]) == 1
     assert value(samples, "placement_webhook_policies_loaded") == ready["policies"]
