@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from webhook.errors import Path as FieldPath
 from webhook.errors import PolicyError, Problem
 from webhook.kube.mounts import read_stable, version_link
 from webhook.policy.budget import Origin, check_annotation_budget
@@ -55,10 +56,12 @@ class PolicySet:
     pools: Mapping[str, NodePool] = field(default_factory=dict)
     where: Mapping[str, Problem] = field(default_factory=dict)  # a Problem with no message
 
-    def problem(self, policy: str, field: str, message: str) -> Problem:
-        """A problem found in `policy` after loading (the placement proof)."""
-        at = self.where.get(policy, Problem("(unknown file)", None, None, "", ""))
-        return Problem(at.file, at.document, at.line, field, message)
+    def problem(self, policy: str, field: str | FieldPath, message: str) -> Problem:
+        """A problem found in `policy` after loading (the placement proof), about `field`: a
+        path, or a dotted name written in code (`spec.add`)."""
+        at = self.where.get(policy, Problem("(unknown file)", None, None, (), ""))
+        path = tuple(field.split(".")) if isinstance(field, str) else field
+        return Problem(at.file, at.document, at.line, path, message)
 
 
 def policy_files(root: Path) -> list[Path]:
@@ -89,7 +92,7 @@ def read_sources(roots: Sequence[Path]) -> list[Source]:
     sources: list[Source] = []
     for root in roots:
         if not root.exists():
-            raise PolicyError(str(root), None, None, "", "no such policy file or directory")
+            raise PolicyError(str(root), None, None, (), "no such policy file or directory")
         sources += read_stable([version_link(root)], partial(_read_root, root))
     return sources
 
@@ -163,7 +166,7 @@ def _assemble(documents: list[Parsed[SetDocument]]) -> _Assembled:
         if isinstance(value, PolicySettings):
             if out.settings is not None:
                 message = "only one PolicySettings document is allowed per set"
-                out.problems.append(doc.problem((), message, field="kind"))
+                out.problems.append(doc.problem((), message, field=("kind",)))
             out.settings = value.spec
             continue
         key = f"{value.kind}/{value.name}"

@@ -118,7 +118,7 @@ def find_test_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
     if not root.is_dir():
-        raise PolicyError(str(root), None, None, "", "no such file or directory")
+        raise PolicyError(str(root), None, None, (), "no such file or directory")
     return sorted(
         p
         for p in root.rglob("*")
@@ -265,7 +265,7 @@ def run_tests(roots: Sequence[Path], cwd: Path | None = None) -> list[CaseResult
     files = [f for root in roots for f in find_test_files(root)]
     if not files:
         joined = ", ".join(map(str, roots))
-        raise PolicyError(joined, None, None, "", "no *.test.yaml policy test files found")
+        raise PolicyError(joined, None, None, (), "no *.test.yaml policy test files found")
     base = cwd or Path.cwd()
     results = []
     for path in files:
