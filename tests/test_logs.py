@@ -101,3 +101,12 @@ def test_a_huge_generate_name_is_cut_in_the_review_line() -> None:
     pod["metadata"] = {"generateName": "x" * (1024 * 1024)}
     _, outcome = handle(shipped(), json.dumps(admission_review(pod)).encode())
     assert outcome.name == "x" * 253 + "..."
+
+
+def test_uvicorns_lifecycle_lines_are_logged_once(tmp_path: Path):
+    """The webhook and the health port are two uvicorn servers in one process: their start and
+    stop lines would otherwise come twice."""
+    lines, _ = serve_and_review(tmp_path, "info")
+    lifecycle = [line["msg"] for line in lines if line["logger"] == "uvicorn.error"]
+    assert "Application startup complete." in lifecycle and "Shutting down" in lifecycle
+    assert len(lifecycle) == len(set(lifecycle)), lifecycle

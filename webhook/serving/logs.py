@@ -35,3 +35,29 @@ def configure_logging(level: str = "info") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    lifecycle = logging.getLogger("uvicorn.error")
+    lifecycle.filters[:] = [f for f in lifecycle.filters if not isinstance(f, OncePerProcess)]
+    lifecycle.addFilter(OncePerProcess())
+
+
+class OncePerProcess(logging.Filter):
+    """uvicorn's lifecycle lines ("Started server process [7]", "Application startup
+    complete.", "Shutting down"...) once each: the process runs two uvicorn servers (the
+    webhook and the health port), which would log each of them twice. Only info lines: debug
+    lines, warnings and errors always pass; and only the first few distinct ones are kept in
+    mind (uvicorn has fewer lifecycle lines than that)."""
+
+    REMEMBERED = 64
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or len(self.seen) >= self.REMEMBERED:
+            return True
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True

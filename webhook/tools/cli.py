@@ -196,7 +196,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from webhook.tools.policytest import policy_test_json_schema, render_report, run_tests
+    from webhook.tools.policytest import policy_test_json_schema, run_tests
+    from webhook.tools.policytest_report import render_report
 
     if args.schema:
         sys.stdout.write(json.dumps(policy_test_json_schema(), indent=2) + "\n")
