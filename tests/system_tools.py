@@ -1,6 +1,7 @@
 """Tools from Debian packages that some tests need: podman, buildah, runc, mmdebstrap and
 nsenter (the image's smoke test and the release), promtool (the alert rules), wrk (the
-benchmark's HTTPS run). `sudo .ci/install-system-tools` installs them.
+benchmark's HTTPS run), curl and jq (the README's request). `sudo .ci/install-system-tools`
+installs them.
 
 On a machine without them those tests skip, each with one line that says which tool is missing,
 and the run closes with their count (`conftest.py`): `make test` passes on a fresh machine.

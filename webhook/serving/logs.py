@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -36,28 +37,20 @@ def configure_logging(level: str = "info") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     lifecycle = logging.getLogger("uvicorn.error")
-    lifecycle.filters[:] = [f for f in lifecycle.filters if not isinstance(f, OncePerProcess)]
-    lifecycle.addFilter(OncePerProcess())
+    lifecycle.filters[:] = [f for f in lifecycle.filters if not isinstance(f, OneServersLifecycle)]
+    lifecycle.addFilter(OneServersLifecycle())
 
 
-class OncePerProcess(logging.Filter):
+# The uvicorn server a log record comes from, set by each server's task (`serve.py`).
+SERVER: ContextVar[str] = ContextVar("server", default="")
+HEALTH = "health"
+
+
+class OneServersLifecycle(logging.Filter):
     """uvicorn's lifecycle lines ("Started server process [7]", "Application startup
-    complete.", "Shutting down"...) once each: the process runs two uvicorn servers (the
-    webhook and the health port), which would log each of them twice. Only info lines: debug
-    lines, warnings and errors always pass; and only the first few distinct ones are kept in
-    mind (uvicorn has fewer lifecycle lines than that)."""
-
-    REMEMBERED = 64
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: set[str] = set()
+    complete.", "Shutting down"...) once: a process runs two uvicorn servers, the webhook and
+    the health port, which would log each line twice. The health server's info lines are left
+    out; its warnings and errors, and every line of the webhook's, pass."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno != logging.INFO or len(self.seen) >= self.REMEMBERED:
-            return True
-        message = record.getMessage()
-        if message in self.seen:
-            return False
-        self.seen.add(message)
-        return True
+        return record.levelno != logging.INFO or SERVER.get() != HEALTH

@@ -29,6 +29,7 @@ from webhook.serving.connections import (
 )
 from webhook.serving.defaults import POLL_SECONDS, READ_TIMEOUT_SECONDS
 from webhook.serving.limits import KEEP_ALIVE_SECONDS, guarded_protocol
+from webhook.serving.logs import HEALTH, SERVER
 from webhook.serving.metrics import Metrics
 from webhook.serving.reload import PolicyWatcher
 from webhook.serving.tls import CertificateReloader
@@ -177,7 +178,7 @@ def _health_server(
         log_config=None,
         access_log=False,
     )
-    return _Server(config, listeners.health if listeners else None)
+    return _Server(config, listeners.health if listeners else None, name=HEALTH)
 
 
 async def run_servers(servers: Sequence[uvicorn.Server]) -> None:
@@ -217,13 +218,17 @@ class _Server(uvicorn.Server):
     """A uvicorn server that leaves signal handling to `run_servers` (one handler for all),
     on its own socket or on one bound by a parent process."""
 
-    def __init__(self, config: uvicorn.Config, sock: socket.socket | None = None) -> None:
+    def __init__(
+        self, config: uvicorn.Config, sock: socket.socket | None = None, name: str = "webhook"
+    ) -> None:
         super().__init__(config)
         self.sock = sock
+        self.name = name
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         if sockets is None and self.sock is not None:
             sockets = [self.sock]
+        SERVER.set(self.name)  # this task's, and its lifespan task's, log records (logs.py)
         await super().serve(sockets)
 
     @contextlib.contextmanager
