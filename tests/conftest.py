@@ -7,6 +7,7 @@ HYPOTHESIS_PROFILE=soak runs 10,000 examples per property.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -30,9 +31,12 @@ def shipped_policies() -> CompiledPolicySet:
     return shipped()
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
     """One closing line for the tests skipped because a system tool is missing (see
-    tests/system_tools.py): how many, which tools, and how to install them."""
+    tests/system_tools.py): how many, which tools, and how to install them. After pytest's own
+    summary, just before its count."""
+    yield
     skipped = [
         report
         for report in terminalreporter.stats.get("skipped", [])
