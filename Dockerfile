@@ -24,9 +24,12 @@ RUN /opt/venv/bin/pip install --no-cache-dir --no-index --no-deps --no-build-iso
  && /opt/venv/bin/pip uninstall --yes pip setuptools wheel
 
 FROM ${PYTHON_IMAGE}
+# webhook/__init__.py's __version__ (image/build.sh passes it).
+ARG VERSION=unknown
 LABEL org.opencontainers.image.title="pod-placement-webhook" \
       org.opencontainers.image.description="Kubernetes mutating admission webhook that places pods by policy" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}"
 RUN python -m pip uninstall --yes --root-user-action=ignore pip setuptools wheel
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \

@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 NODE_TOOLS = node_modules/.installed
 
-.PHONY: install run test lint bench clean image image-debian-base image-debian lock
+.PHONY: install run test lint bench clean image image-debian-base image-debian lock monitoring release
 
 # `make image IMAGE=registry.example.com/pod-placement-webhook:0.1.0`, then push it.
 IMAGE ?= localhost/pod-placement-webhook:dev
@@ -43,7 +43,7 @@ run: $(BIN)/.installed
 lint: install
 	$(BIN)/ruff check webhook tests bench deploy
 	$(BIN)/ruff format --check webhook tests bench deploy
-	$(BIN)/mypy webhook deploy/check_policy_configmap.py
+	$(BIN)/mypy webhook deploy/check_policy_configmap.py deploy/monitoring/generate.py
 
 test: lint
 	$(BIN)/pytest
@@ -68,6 +68,22 @@ lock: install
 	$(BIN)/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' \
 	  | $(BIN)/uv pip compile pyproject.toml - --universal --python-version 3.11 --generate-hashes \
 	      --custom-compile-command 'make lock' --quiet --output-file requirements.lock
+
+# `make release VERSION=1.2.0`: refuses a version without its CHANGELOG.md entry, writes the
+# version (webhook/__init__.py) and the image tag of deploy/ (kustomize `images`), then builds
+# $(RELEASE_REPOSITORY):1.2.0 as `make image` does (PYTHON_IMAGE too). Commit, tag v1.2.0, push
+# the image: docs/install.md, "Upgrade".
+VERSION ?=
+RELEASE_REPOSITORY ?= localhost/pod-placement-webhook
+
+release:
+	@test -n '$(VERSION)' || { echo 'usage: make release VERSION=x.y.z' >&2; exit 2; }
+	$(PYTHON) image/release.py '$(VERSION)'
+	$(MAKE) image IMAGE='$(RELEASE_REPOSITORY):$(VERSION)' PYTHON_IMAGE='$(PYTHON_IMAGE)'
+
+# The alert rules of every monitoring variant, from deploy/monitoring/prometheus-rules.yaml.
+monitoring: install
+	$(BIN)/python deploy/monitoring/generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

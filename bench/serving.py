@@ -128,8 +128,9 @@ def running_server(
 
 def _wait_ready(server: Server, log_level: str, seconds: float = 120.0) -> None:
     """Until /readyz answers and every worker has started its servers: at info level each
-    worker logs uvicorn's "Application startup complete" once per server (webhook, health);
-    quieter, a second's grace after the workers exist stands in for it."""
+    worker logs uvicorn's "Application startup complete" once, for its webhook server (the
+    health port's answers /readyz); quieter, a second's grace after the workers exist stands in
+    for it."""
     deadline = time.monotonic() + seconds
     logged = log_level in ("info", "debug")
     while time.monotonic() < deadline:
@@ -139,7 +140,7 @@ def _wait_ready(server: Server, log_level: str, seconds: float = 120.0) -> None:
         started = len(server.worker_pids()) == server.workers
         if logged:
             log = server.log_file.read_text(errors="replace")
-            started = log.count("Application startup complete") >= 2 * server.workers
+            started = log.count("Application startup complete") >= server.workers
         if started and _ready(server):
             if not logged:
                 time.sleep(1.0)

@@ -9,7 +9,10 @@
 set -euo pipefail
 
 image=${IMAGE:?IMAGE=<name:tag> is required}
-build_args=(--tag "$image")
+# The image says which version it holds (org.opencontainers.image.version), read from the one
+# place it is written.
+version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$(dirname "$0")/../webhook/__init__.py")
+build_args=(--tag "$image" --build-arg "VERSION=${version:?no __version__ in webhook/__init__.py}")
 if [[ -n ${PYTHON_IMAGE:-} ]]; then
     build_args+=(--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
 fi

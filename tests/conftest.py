@@ -7,11 +7,13 @@ HYPOTHESIS_PROFILE=soak runs 10,000 examples per property.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.pods import shipped
+from tests.system_tools import ABSENT, INSTALL, MISSING
 from webhook.engine import CompiledPolicySet
 
 # Each example shells out to kubectl (~0.1 s): no deadline, and slow data is expected.
@@ -27,3 +29,19 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def shipped_policies() -> CompiledPolicySet:
     """The default policy set `serve` runs, compiled once."""
     return shipped()
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
+    """One closing line for the tests skipped because a system tool is missing (see
+    tests/system_tools.py): how many, which tools, and how to install them. After pytest's own
+    summary, just before its count."""
+    yield
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and ABSENT in str(report.longrepr[2])
+    ]
+    if skipped:
+        tools = ", ".join(sorted(MISSING))
+        terminalreporter.write_line(f"{len(skipped)} skipped: {ABSENT} ({tools}): {INSTALL}")

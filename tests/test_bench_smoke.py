@@ -6,7 +6,6 @@ Nothing here asserts a time: speed is what the full run (`make bench`) reports.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from bench.https_load import HttpsRow
 from bench.report import targets
 from bench.run import QUICK, Results
 from bench.wrk import WrkResult
+from tests.system_tools import optional
 
 REPO = Path(__file__).resolve().parent.parent
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -39,7 +39,7 @@ def test_quick_benchmark_writes_results_and_plots(tmp_path: Path) -> None:
     assert "| shipped | 1 |" in results and "| 100 | 1 |" in results  # memory rows
 
     plots = ["engine.png", "burst.png", "memory.png"]
-    if shutil.which("wrk"):
+    if optional("wrk"):
         plots.append("https.png")
         # The HTTPS table: 1 worker at 16 connections, each figure the median (min-max) of the
         # quick profile's 3 runs.

@@ -3,6 +3,7 @@ once through the installed console script."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import shutil
@@ -16,6 +17,7 @@ import yaml
 
 from tests.kube import apply_both
 from tests.pods import PROVENANCE, plain
+from webhook import __version__
 from webhook.tools.cli import main
 
 CASES = Path(__file__).parent / "cases"
@@ -282,3 +284,9 @@ def test_the_console_script(tmp_path: Path) -> None:
             subprocess.run([console_script(), "schema"], capture_output=True, check=True).stdout
         )
     )["title"]
+
+
+def test_version_prints_the_one_version_of_the_package() -> None:
+    done = subprocess.run([console_script(), "--version"], capture_output=True, check=False)
+    assert (done.returncode, done.stdout) == (0, f"placement-webhook {__version__}\n".encode())
+    assert __version__ == importlib.metadata.version("pod-placement-webhook")

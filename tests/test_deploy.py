@@ -12,6 +12,7 @@ import kubernetes_validate
 import pytest
 
 from tests.kube import K8S_VERSION, kustomize
+from webhook import __version__
 from webhook.policy.load import parse_policy_set, policy_files
 from webhook.tools.cli import build_parser
 
@@ -341,7 +342,8 @@ def test_mounts_are_directories_the_server_reads(base: list[Obj]) -> None:
 
 def test_image_tag_is_the_package_version(base: list[Obj]) -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    assert webhook_container(base)["image"] == f"pod-placement-webhook:{project['version']}"
+    assert project["dynamic"] == ["version"], "one version source: webhook.__version__"
+    assert webhook_container(base)["image"] == f"pod-placement-webhook:{__version__}"
 
 
 # --- the policies ConfigMap -----------------------------------------------------------------

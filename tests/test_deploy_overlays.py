@@ -98,6 +98,41 @@ def test_network_policy_admits_the_apiserver_and_prometheus_only(tmp_path: Path)
     assert selects(prometheus["podSelector"], {"app.kubernetes.io/name": "prometheus"})
 
 
+def network_policy_overlay(root: Path, resource: Path) -> Path:
+    """docs/install.md's overlay: no `namespace:` of its own, the component added."""
+    return overlay(
+        root,
+        {
+            "resources": [rel(root, resource)],
+            "components": [rel(root, COMPONENTS / "network-policy")],
+        },
+    )
+
+
+def test_network_policy_lands_in_the_webhooks_namespace_from_an_overlay_without_one(
+    tmp_path: Path,
+) -> None:
+    objects = render(network_policy_overlay(tmp_path / "cluster", DEPLOY))
+    assert one(objects, "NetworkPolicy")["metadata"]["namespace"] == "pod-placement-webhook"
+    assert assert_consistent(objects) == "pod-placement-webhook"
+
+
+def test_network_policy_follows_a_namespace_set_by_the_overlay_it_builds_on(
+    tmp_path: Path,
+) -> None:
+    moved = overlay(
+        tmp_path / "moved",
+        {
+            "namespace": OTHER_NAMESPACE,
+            "resources": [rel(tmp_path / "moved", DEPLOY)],
+            "transformers": [rel(tmp_path / "moved", DEPLOY / "namespace-references")],
+        },
+    )
+    objects = render(network_policy_overlay(tmp_path / "cluster", moved))
+    assert one(objects, "NetworkPolicy")["metadata"]["namespace"] == OTHER_NAMESPACE
+    assert assert_consistent(objects) == OTHER_NAMESPACE
+
+
 def test_network_policy_refuses_to_apply_until_its_cidr_is_set() -> None:
     text = (COMPONENTS / "network-policy" / "networkpolicy.yaml").read_text()
     cidr = yaml.safe_load(text)["spec"]["ingress"][0]["from"][0]["ipBlock"]["cidr"]

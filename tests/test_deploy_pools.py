@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.overlays import COMPONENTS, DEPLOY, assert_consistent, overlay, rel
-from tests.test_deploy import Obj, one, render, selects
+from tests.overlays import COMPONENTS, DEPLOY, OTHER_NAMESPACE, assert_consistent, overlay, rel
+from tests.reviews import gpu_pod
+from tests.test_deploy import SYSTEM_NAMESPACES, Obj, namespace_labels, one, render, selects
+from tests.test_match_conditions import CALLED, decision, evaluate
 
 # component: (labels of a node in that cloud's system pool, its taint, a spot node's labels)
 POOLS = {
@@ -99,5 +101,79 @@ def test_each_cloud_component_places_the_replicas_on_its_system_pool(
     }
 
 
+# component: the namespaces of that provider's own components (cited in the component), and
+# namespaces of the same shape that are the team's own: the webhook is called for those.
+PROVIDER_NAMESPACES = {
+    "pool-ng-name": ([], ["ml", "monitoring"]),
+    "pool-eks": (["amazon-cloudwatch", "amazon-guardduty"], ["ml", "amazon-team"]),
+    "pool-karpenter": (
+        ["amazon-cloudwatch", "amazon-guardduty", "karpenter"],
+        ["ml", "karpenter-jobs"],
+    ),
+    "pool-gke": (
+        [
+            "gmp-system",
+            "gmp-public",
+            "gke-gmp-system",
+            "gke-managed-system",
+            "gke-managed-cim",
+            "gke-managed-filestorecsi",
+            "gke-managed-volumepopulator",
+        ],
+        ["ml", "gke-team", "my-gke-managed-apps", "gmp"],
+    ),
+    "pool-aks": (
+        ["gatekeeper-system", "azure-arc", "calico-system", "tigera-operator"],
+        ["ml", "gatekeeper", "calico-apps"],
+    ),
+}
+
+
+def called_for(hook: Obj, namespace: str) -> bool:
+    """Whether the apiserver calls the webhook for a pod created in `namespace`: its
+    namespaceSelector on the namespace's labels, then its matchConditions (CEL)."""
+    labels = namespace_labels(namespace)
+    return selects(hook["namespaceSelector"], labels) and decision(hook, gpu_pod(), namespace) == (
+        CALLED
+    )
+
+
+@pytest.mark.parametrize("component", sorted(PROVIDER_NAMESPACES))
+def test_each_cloud_component_keeps_the_webhook_off_its_providers_namespaces(
+    component: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "cluster"
+    kustomization = {
+        "resources": [rel(root, DEPLOY)],
+        "components": [rel(root, COMPONENTS / component)],
+    }
+    objects = render(overlay(root, kustomization))
+    (hook,) = one(objects, "MutatingWebhookConfiguration")["webhooks"]
+    providers, teams = PROVIDER_NAMESPACES[component]
+    for namespace in [*SYSTEM_NAMESPACES, *providers]:
+        assert not called_for(hook, namespace), namespace
+    for namespace in teams:
+        assert called_for(hook, namespace), namespace
+    for condition in hook["matchConditions"]:
+        for namespace in [*providers, *teams]:
+            assert isinstance(evaluate(condition["expression"], gpu_pod(), namespace), bool)
+
+
+def test_provider_namespaces_follow_the_webhook_into_another_namespace(tmp_path: Path) -> None:
+    root = tmp_path / "cluster"
+    kustomization = {
+        "namespace": OTHER_NAMESPACE,
+        "resources": [rel(root, DEPLOY)],
+        "components": [rel(root, COMPONENTS / "pool-gke")],
+        "transformers": [rel(root, DEPLOY / "namespace-references")],
+    }
+    objects = render(overlay(root, kustomization))
+    assert assert_consistent(objects) == OTHER_NAMESPACE
+    (hook,) = one(objects, "MutatingWebhookConfiguration")["webhooks"]
+    assert not called_for(hook, OTHER_NAMESPACE)
+    assert not called_for(hook, "gmp-system") and called_for(hook, "pod-placement-webhook")
+
+
 def test_every_shipped_pool_component_is_tested() -> None:
+    assert sorted(PROVIDER_NAMESPACES) == sorted(POOLS)
     assert sorted(p.name for p in COMPONENTS.glob("pool-*")) == sorted(POOLS)

@@ -201,3 +201,55 @@ def test_diff_is_colored_on_a_terminal_and_plain_otherwise(tmp_path: Path):
     assert "\033[" not in piped and "+  tolerations:" in piped
     assert "\033[" not in cli_output(pod_file, "--color", "never", tty=True)
     assert "\033[32m+" in cli_output(pod_file, "--color", "always", tty=False)
+
+
+def explain_cli(
+    tmp_path: Path, policies: str, settings: str = ""
+) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "policies").mkdir(exist_ok=True)
+    (tmp_path / "policies" / "p.yaml").write_text(policies)
+    if settings:
+        (tmp_path / "policies" / "00-settings.yaml").write_text(settings)
+    pod = tmp_path / "pod.yaml"
+    pod.write_text(yaml.safe_dump(plain_pod(namespace="ml")))
+    return subprocess.run(
+        [str(BIN), "mutate", str(pod), "--policies", str(tmp_path / "policies"), "--explain",
+         "--color", "never"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+
+
+LABEL_POLICY = """\
+apiVersion: pod-placement-webhook/v1
+kind: PlacementPolicy
+metadata: {name: team}
+spec:
+  EXCLUDE
+  add:
+    labels: {team: ml}
+"""
+
+
+def test_no_namespace_labels_warning_when_no_policy_reads_them(tmp_path: Path) -> None:
+    done = explain_cli(tmp_path, LABEL_POLICY.replace("EXCLUDE", "exclude: []"))
+    assert done.stdout.splitlines()[0] == "namespace ml"
+    assert "labels unknown" not in done.stdout
+
+
+def test_the_namespace_labels_warning_when_an_exclude_reads_them(tmp_path: Path) -> None:
+    exclude = "exclude: [{namespaceSelector: {matchLabels: {tier: system}}}]"
+    done = explain_cli(tmp_path, LABEL_POLICY.replace("EXCLUDE", exclude))
+    assert done.stdout.splitlines()[0].startswith("namespace ml: labels unknown")
+
+
+def test_explain_says_when_the_whole_set_is_in_audit_mode(tmp_path: Path) -> None:
+    settings = "apiVersion: pod-placement-webhook/v1\nkind: PolicySettings\nspec: {mode: audit}\n"
+    done = explain_cli(tmp_path, LABEL_POLICY.replace("EXCLUDE", "exclude: []"), settings)
+    first = done.stdout.splitlines()[0]
+    assert first.startswith("the whole set is in audit mode (PolicySettings mode: audit)")
+    assert "+ team: matched, added labels" in done.stdout, "what enforce will add"
+    plain = subprocess.run(
+        [str(BIN), "mutate", str(tmp_path / "pod.yaml"), "--policies", str(tmp_path / "policies")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "note: the whole set is in audit mode" in plain.stderr

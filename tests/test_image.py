@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from webhook import __version__
 from webhook.policy.load import policy_files
 
 REPO = Path(__file__).resolve().parent.parent
@@ -146,7 +147,7 @@ def test_wheel_from_the_copied_sources_runs_on_its_packaged_policies(tmp_path: P
         else:
             shutil.copy2(src, context / source)
     assert (context / "webhook" / "defaults").is_symlink()
-    subprocess.run(
+    built = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -157,13 +158,18 @@ def test_wheel_from_the_copied_sources_runs_on_its_packaged_policies(tmp_path: P
             "--no-build-isolation",
             "--wheel-dir",
             str(tmp_path / "wheels"),
-            "--quiet",
+            "--verbose",
         ],
         cwd=context,
         check=True,
         capture_output=True,
+        text=True,
     )
     (wheel,) = (tmp_path / "wheels").glob("pod_placement_webhook-*.whl")
+    # The one version source, and a build that warns about nothing in pyproject.toml (the
+    # licence table setuptools deprecated).
+    assert wheel.name.startswith(f"pod_placement_webhook-{__version__}-")
+    assert "project.license" not in built.stdout + built.stderr
 
     # A clean environment: the wheel alone, its dependencies borrowed from the test venv's
     # site-packages (no network), never this checkout.
@@ -216,6 +222,7 @@ def test_wheel_from_the_copied_sources_runs_on_its_packaged_policies(tmp_path: P
     for policy in shipped:
         assert (packaged / policy.name).read_bytes() == policy.read_bytes()
     assert cli("check", str(packaged)).startswith("ok: ")
+    assert cli("--version") == f"placement-webhook {__version__}\n"
     pod = tmp_path / "pod.yaml"
     pod.write_text(
         yaml.safe_dump(

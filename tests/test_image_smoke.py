@@ -8,8 +8,8 @@ policy ConfigMap and the TLS Secret laid out as kubelet lays them out (`..data` 
 Secret's mode and the pod's fsGroup). Without a network of its own it is reached from inside its
 network namespace (nsenter), by its Service's DNS name, verifying the CA as the apiserver does.
 
-Needs root, buildah, podman, runc, mmdebstrap and nsenter (.ci/install-system-tools); fails
-without them unless PLACEMENT_WEBHOOK_SKIP_SYSTEM_TOOLS=1.
+Needs root, buildah, podman, runc, mmdebstrap and nsenter (.ci/install-system-tools); skipped
+without them, failed in CI (tests/system_tools.py).
 """
 
 from __future__ import annotations

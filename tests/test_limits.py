@@ -132,6 +132,20 @@ def test_a_body_nested_past_the_json_depth_limit_gets_400_that_says_so() -> None
     assert r.json()["error"].startswith("body is nested more than 1024 levels deep")
 
 
+# The review, its request, the pod and its spec are 4 levels; each `{"a":` of the field adds one.
+REVIEW_LEVELS = 4
+
+
+def test_a_body_nested_exactly_1024_levels_is_patched_and_one_more_gets_400() -> None:
+    with app_client() as client:
+        at_limit = client.post("/mutate", content=with_deep_field(1024 - REVIEW_LEVELS))
+        over = client.post("/mutate", content=with_deep_field(1025 - REVIEW_LEVELS))
+    assert at_limit.status_code == 200
+    check_response(at_limit.json()["response"])
+    assert over.status_code == 400
+    assert over.json()["error"].startswith("body is nested more than 1024 levels deep")
+
+
 def test_a_pod_with_a_deep_but_legal_unknown_field_is_admitted_and_patched() -> None:
     with app_client() as client:
         r = client.post("/mutate", content=with_deep_field(1000))

@@ -71,10 +71,11 @@ def test_the_review_line_holds_no_pod_content(tmp_path: Path):
     lines, _ = serve_and_review(tmp_path, "debug")
     for review in reviews(lines):
         assert set(review) == {
-            "time", "level", "logger", "msg", "uid", "namespace", "pod", "result",
-            "policies", "audited", "failed", "refused", "invalid", "patch_ops", "warnings",
-            "duration_ms",
+            "time", "level", "logger", "msg", "uid", "namespace", "pod", "result", "mode",
+            "policies", "audited", "failed", "refused", "invalid", "patch_ops", "would_add",
+            "warnings", "duration_ms",
         }  # fmt: skip
+        assert review["mode"] == "enforce" and review["would_add"] == []
 
 
 @pytest.mark.parametrize("level", ["warning", "error"])
@@ -100,3 +101,12 @@ def test_a_huge_generate_name_is_cut_in_the_review_line() -> None:
     pod["metadata"] = {"generateName": "x" * (1024 * 1024)}
     _, outcome = handle(shipped(), json.dumps(admission_review(pod)).encode())
     assert outcome.name == "x" * 253 + "..."
+
+
+def test_uvicorns_lifecycle_lines_are_logged_once(tmp_path: Path):
+    """The webhook and the health port are two uvicorn servers in one process: their start and
+    stop lines would otherwise come twice."""
+    lines, _ = serve_and_review(tmp_path, "info")
+    lifecycle = [line["msg"] for line in lines if line["logger"] == "uvicorn.error"]
+    assert "Application startup complete." in lifecycle and "Shutting down" in lifecycle
+    assert len(lifecycle) == len(set(lifecycle)), lifecycle

@@ -34,9 +34,10 @@ def webhook() -> Mapping[str, Any]:
     return entry(config, POD_WEBHOOK)
 
 
-def evaluate(expression: str, pod: Mapping[str, Any]) -> bool | str:
-    """The condition's value on a pod CREATE, or the error that stopped its evaluation."""
-    request = review(pod)["request"]
+def evaluate(expression: str, pod: Mapping[str, Any], namespace: str = "ml") -> bool | str:
+    """The condition's value on a pod CREATE in `namespace`, or the error that stopped its
+    evaluation."""
+    request = review(pod, namespace=namespace)["request"]
     env = celpy.Environment()
     try:
         program = env.program(env.compile(expression))
@@ -56,8 +57,9 @@ def evaluate(expression: str, pod: Mapping[str, Any]) -> bool | str:
     return bool(value)
 
 
-def decision(hook: Mapping[str, Any], pod: Mapping[str, Any]) -> str:
-    results = [evaluate(c["expression"], pod) for c in hook.get("matchConditions") or []]
+def decision(hook: Mapping[str, Any], pod: Mapping[str, Any], namespace: str = "ml") -> str:
+    conditions = hook.get("matchConditions") or []
+    results = [evaluate(c["expression"], pod, namespace) for c in conditions]
     if any(r is False for r in results):
         return SKIPPED
     if any(isinstance(r, str) for r in results):

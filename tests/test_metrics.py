@@ -31,6 +31,7 @@ from tests.scraping import (
 )
 from tests.servers import RunningServer, running_server
 from tests.test_reload import new_pki, serial_of, tls_volume
+from webhook import __version__
 from webhook.policy.load import load_policy_set
 from webhook.serving.admission import Outcome
 from webhook.serving.metrics import LATENCY_BUCKETS, Metrics
@@ -161,6 +162,9 @@ def test_policy_errors_count_the_failed_policy():
 def test_loaded_set_hash_and_count_match_readyz(server: RunningServer):
     ready = httpx.get(server.health_url + "/readyz").json()
     types, samples = scrape(server)
+    assert ready["version"] == __version__ and ready["mode"] == "enforce"
+    assert value(samples, "placement_webhook_build_info", version=__version__) == 1
+    assert value(samples, "placement_webhook_audit_mode") == 0
     assert types["placement_webhook_policy_set_info"] == "gauge"
     assert value(samples, "placement_webhook_policy_set_info", digest=ready["digest"]) == 1
     assert value(samples, "placement_webhook_policies_loaded") == ready["policies"]
@@ -351,6 +355,57 @@ def _named_policy(name: str) -> str:
         "apiVersion: pod-placement-webhook/v1\nkind: PlacementPolicy\n"
         f"metadata: {{name: {name}}}\nspec: {{add: {{labels: {{a: b}}}}}}\n"
     )
+
+
+# Each counter an alert reads with increase(), per policy: a series that appears only at its
+# first event (at 1) shows no increase, and that first event never alerts
+# (tests/prometheus/alerts.test.yaml, "born-at-one").
+PER_POLICY_COUNTERS = (
+    "placement_webhook_policy_patches_total",
+    "placement_webhook_policy_errors_total",
+    "placement_webhook_policy_invalid_total",
+    "placement_webhook_placement_refused_total",
+)
+
+
+def test_every_per_policy_counter_starts_at_zero_for_every_loaded_policy():
+    loaded = load_policy_set(SHIPPED)
+    assert loaded.pools, "the shipped set declares NodePools: its placements can be refused"
+    samples = _parse(Metrics(load_store([SHIPPED])).render())
+    for counter in PER_POLICY_COUNTERS:
+        for policy in loaded.policies:
+            assert samples.get((counter, (("policy", policy.name),))) == 0, (counter, policy.name)
+    audits = [k for k in samples if k[0] == "placement_webhook_policy_audits_total"]
+    assert audits == [], "no audit-mode policy, no audit series"
+
+
+def test_every_review_result_starts_at_zero():
+    samples = _parse(Metrics(load_store([SHIPPED])).render())
+    for result in ("patched", "unchanged", "skipped", "error", "invalid", "audited"):
+        assert samples[("placement_webhook_reviews_total", (("result", result),))] == 0
+
+
+def test_audit_series_start_at_zero_for_audit_policies_and_for_every_policy_of_an_audited_set(
+    tmp_path: Path,
+):
+    policies = copy_shipped(tmp_path / "policies")
+    (policies / "95-audit.yaml").write_text(AUDIT_POLICY)
+    audit = "placement_webhook_policy_audits_total"
+    samples = _parse(Metrics(load_store([policies])).render())
+    assert [k[1] for k in samples if k[0] == audit] == [(("policy", "team-label-audit"),)]
+    samples = _parse(Metrics(load_store([policies], audit=True)).render())
+    for policy in load_policy_set(policies).policies:
+        assert samples[(audit, (("policy", policy.name),))] == 0
+
+
+def test_a_set_without_pools_has_no_refused_series(tmp_path: Path):
+    """Only a set with NodePools can refuse a placement (the guard judges against them)."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "a.yaml").write_text(_named_policy("no-pools"))
+    samples = _parse(Metrics(load_store([policies])).render())
+    assert not [k for k in samples if k[0] == "placement_webhook_placement_refused_total"]
+    assert samples[("placement_webhook_policy_patches_total", (("policy", "no-pools"),))] == 0
 
 
 def test_the_judgements_counters_have_their_zero_series_from_the_start(tmp_path: Path):

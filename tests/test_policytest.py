@@ -261,24 +261,56 @@ def test_audit_and_warning_expectations(tmp_path: Path):
     assert "  warnings:" in done.stdout
 
 
-def test_an_invalid_test_file_is_one_readable_failure(tmp_path: Path):
-    root = policy_dir(
-        tmp_path,
-        policy("team-label", 10, "{namespaces: [ml]}", "{labels: {team: ml}}"),
-        test=cases_file(f"""\
-    - name: a typo
+def test_an_invalid_test_file_counts_every_case_it_holds_as_not_run(tmp_path: Path):
+    case = f"""\
+    - name: NAME
       namespace: ml
       pod: {POD}
       expect:
-        addded: {{}}
+        EXPECT: {{}}
+"""
+    cases = [
+        case.replace("NAME", "a typo").replace("EXPECT", "addded"),
+        case.replace("NAME", "a good one").replace("EXPECT", "added"),
+        case.replace("NAME", "another").replace("EXPECT", "added"),
+    ]
+    root = policy_dir(
+        tmp_path,
+        policy("team-label", 10, "{namespaces: [ml]}", "{labels: {team: ml}}"),
+        test=cases_file("".join(cases)),
+    )
+    done = run(root, "--color", "never")
+    assert done.returncode == 1
+    for name in ("a typo", "a good one", "another"):
+        assert row(done.stdout, "set.test.yaml", name) == "ERROR"
+    assert "set.test.yaml, document 1, line 10: spec.cases[0].expect.addded: unknown field" in (
+        done.stdout
+    )
+    assert done.stdout.count("unknown field") == 1, "why is said once for the file"
+    assert done.stdout.rstrip().endswith("3 cases: 0 passed, 0 failed, 3 not run")
+
+
+def test_cases_whose_policies_do_not_load_are_each_counted_as_not_run(tmp_path: Path):
+    root = policy_dir(
+        tmp_path,
+        policy("team-label", 10, "{namespaces: [ml]}", "{labelz: {team: ml}}"),
+        test=cases_file(f"""\
+    - name: one
+      namespace: ml
+      pod: {POD}
+      expect: {{added: {{}}}}
+    - name: two
+      namespace: ml
+      pod: {POD}
+      expect: {{added: {{}}}}
 """),
     )
     done = run(root, "--color", "never")
     assert done.returncode == 1
-    assert row(done.stdout, "set.test.yaml", "(cannot run this file)") == "FAIL"
-    assert "set.test.yaml, document 1, line 10: spec.cases[0].expect.addded: unknown field" in (
-        done.stdout
-    )
+    assert [row(done.stdout, "set.test.yaml", n) for n in ("one", "two")] == ["ERROR", "ERROR"]
+    assert "the policies do not load:" in done.stdout
+    assert done.stdout.count("spec.add.labelz: unknown field") == 1
+    assert done.stdout.rstrip().endswith("2 cases: 0 passed, 0 failed, 2 not run")
 
 
 def test_a_test_file_may_name_its_policies(tmp_path: Path):

@@ -22,6 +22,7 @@ import yaml
 
 from tests.pods import is_subdocument
 from tests.servers import RunningServer, free_port, wait_ready
+from tests.system_tools import require
 from webhook.tools.cli import build_parser
 
 REPO = Path(__file__).resolve().parent.parent
@@ -77,6 +78,7 @@ def make_run(tmp_path: Path, *variables: str) -> Iterator[RunningServer]:
 
 
 def run_readme_curl(server: RunningServer) -> str:
+    require("curl", "jq", "base64")  # what the README's command line uses
     command, _ = readme_block_with("curl")
     port = server.url.rpartition(":")[2]
     command = command.replace(f"https://127.0.0.1:{README_PORT}/", f"https://127.0.0.1:{port}/")

@@ -1,7 +1,8 @@
 """Named errors. Each renders as readable lines (CLI) or one 4xx body (HTTP).
 
-A policy problem carries where it is as data (file, document, line, field path) and its message
-apart, as apimachinery's `field.Error` does; whoever prints it formats it.
+A policy problem carries where it is as data (file, document, line, and the field's path as a
+tuple) and its message apart, as apimachinery's `field.Error` does with `field.Path`; whoever
+prints it formats it (`dotted`).
 """
 
 from __future__ import annotations
@@ -11,14 +12,43 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Key:
+    """A map key in a path: rendered `[name]`, like an index (field.Path.Key)."""
+
+    name: str
+
+
+Step = str | int | Key
+Path = tuple[Step, ...]
+
+
+def dotted(path: Path) -> str:
+    """`spec.tolerations[0].key`, as field.Path.String() renders it."""
+    out = ""
+    for step in path:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        elif isinstance(step, Key):
+            out += f"[{step.name}]"
+        else:
+            out += f".{step}" if out else str(step)
+    return out
+
+
+@dataclass(frozen=True)
 class Problem:
     """One thing wrong in a policy file."""
 
     file: str
     document: int | None  # 1-based index of the YAML document, None for the whole file
     line: int | None  # 1-based
-    field: str  # dotted path in the document: `spec.add.tolerations[0].operator`
+    path: Path  # the field in the document: ("spec", "add", "tolerations", 0, "operator")
     message: str
+
+    @property
+    def field(self) -> str:
+        """The path as printed: `spec.add.tolerations[0].operator`."""
+        return dotted(self.path)
 
     def __str__(self) -> str:
         where = [self.file]
@@ -26,7 +56,7 @@ class Problem:
             where.append(f"document {self.document}")
         if self.line is not None:
             where.append(f"line {self.line}")
-        field = f"{one_line(self.field)}: " if self.field else ""
+        field = f"{one_line(self.field)}: " if self.path else ""
         return f"{', '.join(where)}: {field}{one_line(self.message)}"
 
 
@@ -34,7 +64,7 @@ class PolicyError(Exception):
     """Policy files that cannot be loaded: every problem found, one line each."""
 
     def __init__(
-        self, file: str, doc: int | None, line: int | None, path: str, message: str
+        self, file: str, doc: int | None, line: int | None, path: Path, message: str
     ) -> None:
         self.problems: tuple[Problem, ...] = (Problem(file, doc, line, path, message),)
         super().__init__(str(self))
@@ -42,7 +72,7 @@ class PolicyError(Exception):
     @classmethod
     def of(cls, problems: Sequence[Problem]) -> PolicyError:
         first = problems[0]
-        error = cls(first.file, first.document, first.line, first.field, first.message)
+        error = cls(first.file, first.document, first.line, first.path, first.message)
         error.problems = tuple(problems)
         error.args = (str(error),)
         return error

@@ -67,8 +67,10 @@ class NodeSelectorRequirement(Strict):
         # The apiserver's rule for required terms, and the scheduler's for every term: it
         # fails to schedule a pod whose preferred term has a value it cannot parse.
         requirement = self.as_k8s()
-        refuse(validate_node_selector_requirement(requirement, ()))
-        refuse(validate_node_selector_requirement_for_scheduler(requirement, ()))
+        refuse(
+            validate_node_selector_requirement(requirement, ())
+            + validate_node_selector_requirement_for_scheduler(requirement, ())
+        )
         return self
 
     def as_k8s(self) -> dict[str, object]:
@@ -126,9 +128,12 @@ class WorkflowPodAffinity(Strict):
     @model_validator(mode="after")
     def _valid_term(self) -> WorkflowPodAffinity:
         # The term built for a pod selects on each key with the pod's own (valid) value.
-        for index, key in enumerate(self.label_keys):
-            refuse(validate_label_name(key, ("labelKeys", index)))
-        refuse(validate_pod_affinity_term({"topologyKey": self.topology_key}, ()))
+        errors = [
+            error
+            for index, key in enumerate(self.label_keys)
+            for error in validate_label_name(key, ("labelKeys", index))
+        ]
+        refuse(errors + validate_pod_affinity_term({"topologyKey": self.topology_key}, ()))
         return self
 
 
@@ -257,28 +262,30 @@ class Mutations(Strict):
     @field_validator("annotations")
     @classmethod
     def _valid_annotations(cls, value: dict[str, str]) -> dict[str, str]:
+        errors = []
         for key, text in value.items():
-            refuse(validate_annotations({key: text}, (Key(key),)))
+            errors += validate_annotations({key: text}, (Key(key),))
             if depends_on_the_pod(key):
-                refuse(
-                    [
-                        forbidden(
-                            (Key(key),),
-                            "the apiserver checks this annotation against each pod's own fields "
-                            "(spec.nodeName, its containers, their securityContext): no value "
-                            "is valid for every pod",
-                        )
-                    ]
+                errors.append(
+                    forbidden(
+                        (Key(key),),
+                        "the apiserver checks this annotation against each pod's own fields "
+                        "(spec.nodeName, its containers, their securityContext): no value "
+                        "is valid for every pod",
+                    )
                 )
-        refuse(validate_annotations(value, ()))  # the 256 KiB for this policy alone
-        refuse(validate_pod_specific_annotations(value, {}, ()))
+        if not errors:  # the whole map's rules, once each entry is valid
+            errors += validate_annotations(value, ())  # the 256 KiB for this policy alone
+            errors += validate_pod_specific_annotations(value, {}, ())
+        refuse(errors)
         return value
 
     @field_validator("labels")
     @classmethod
     def _valid_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, text in value.items():
-            refuse(validate_labels({key: text}, (Key(key),)))
+        refuse(
+            [e for key, text in value.items() for e in validate_labels({key: text}, (Key(key),))]
+        )
         return value
 
     @model_validator(mode="after")

@@ -39,7 +39,7 @@ def check_annotation_budget(
                 file,
                 document,
                 line,
-                "spec.add.annotations",
+                ("spec", "add", "annotations"),
                 f"with this policy the set can add {total} bytes of annotations to one pod "
                 f"(keys and values, {key} included), over the apiserver's limit of "
                 f"{TOTAL_ANNOTATION_SIZE_LIMIT_BYTES} bytes for all of a pod's annotations",

@@ -11,14 +11,14 @@ import difflib
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, Union, get_args, get_origin
+from typing import Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from webhook.errors import PolicyError, Problem
 from webhook.policy import yamlsafe
-from webhook.policy.apirules import error_path
+from webhook.policy.apirules import field_errors
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,13 +33,11 @@ class Parsed(Generic[M]):
     value: M
 
     def problem(
-        self, loc: tuple[str | int, ...], message: str, field: str | None = None
+        self, loc: tuple[str | int, ...], message: str, field: tuple[str | int, ...] | None = None
     ) -> Problem:
-        """A problem at `loc` (its line), named `field` (default: `loc` dotted)."""
+        """A problem at `loc` (its line), about `field` (default: `loc`)."""
         line = line_of(self.node, loc)
-        return Problem(
-            self.file, self.index, line, dotted(loc) if field is None else field, message
-        )
+        return Problem(self.file, self.index, line, loc if field is None else field, message)
 
 
 def parse_documents(
@@ -77,40 +75,61 @@ def _validate(
         return None, list(exc.problems)
     if not isinstance(data, dict):
         line = node.start_mark.line + 1
-        return None, [Problem(filename, index, line, "", "a policy document must be a mapping")]
+        return None, [Problem(filename, index, line, (), "a policy document must be a mapping")]
     kind = data.get("kind")
     model = models.get(kind) if isinstance(kind, str) else None
     if model is None:
         message = f"unknown kind {kind!r}: expected one of {', '.join(models)}"
-        return None, [Problem(filename, index, line_of(node, ("kind",)), "kind", message)]
+        return None, [Problem(filename, index, line_of(node, ("kind",)), ("kind",), message)]
     try:
         return model.model_validate(data), []
     except ValidationError as exc:
         return None, [
-            Problem(filename, index, line_of(node, loc), dotted(loc), _message(model, error))
-            for error, loc in _located(exc.errors())
+            Problem(filename, index, line_of(node, loc), loc, message)
+            for loc, message in _located(model, exc.errors())
         ]
 
 
-def _located(errors: list[Any]) -> list[tuple[Any, tuple[Any, ...]]]:
-    """Each error with its path; a ported apiserver rule names the field inside the object it
-    checked. A list too short only because an item of it failed is not reported apart."""
-    located = [(e, tuple(e["loc"]) + error_path(e)) for e in errors]
-    failed = [loc for e, loc in located if e["type"] != "too_short"]
+def _located(model: type[BaseModel], errors: list[Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """Each error's path and message. A ported apiserver rule reports every fault it found,
+    each at the field inside the object it checked. A list too short only because an item of
+    it failed is not reported apart."""
+    located: list[tuple[Any, tuple[Any, ...], str]] = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        found = field_errors(error)
+        if found:
+            located += [(error, loc + path, message) for path, message in found]
+        else:
+            located.append((error, loc, _message(model, error)))
+    failed = [loc for e, loc, _ in located if e["type"] != "too_short"]
     return [
-        (e, loc)
-        for e, loc in located
+        (loc, message)
+        for e, loc, message in located
         if e["type"] != "too_short" or not any(f[: len(loc)] == loc for f in failed)
     ]
 
 
 def _message(model: type[BaseModel], error: Any) -> str:
+    loc = tuple(error["loc"])
+    if error["type"] == "literal_error":
+        return _literal_message(model, loc, error)
     if error["type"] != "extra_forbidden":
         return str(error["msg"]).removeprefix("Value error, ")
-    loc = tuple(error["loc"])
     known = field_names(model, loc[:-1])
     close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
     return f"unknown field; did you mean {close[0]!r}?" if close else "unknown field"
+
+
+def _literal_message(model: type[BaseModel], loc: tuple[Any, ...], error: Any) -> str:
+    """A value out of a fixed list (a workload name, an operator): the closest allowed one."""
+    message = str(error["msg"])
+    allowed = literal_values(model, loc)
+    given = error.get("input")
+    if not isinstance(given, str) or not allowed:
+        return message
+    close = difflib.get_close_matches(given, allowed, n=1, cutoff=0.6)
+    return f"{message}; did you mean {close[0]!r}?" if close else message
 
 
 def field_names(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
@@ -127,6 +146,35 @@ def field_names(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]
     if not _is_model(current):
         return []
     return [f.alias or n for n, f in current.model_fields.items()]
+
+
+def literal_values(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The allowed values of the Literal field (or list of Literal items) `loc` reaches."""
+    names = list(loc)
+    while names and isinstance(names[-1], int):  # an item of a list field: the field
+        names.pop()
+    if not names:
+        return []
+    parent: Any = model
+    for part in names[:-1]:
+        if isinstance(part, int) or not _is_model(parent):
+            continue
+        found = _field(parent, part)
+        if found is None:
+            return []
+        parent = _item_model(found.annotation)
+    field = _field(parent, names[-1]) if _is_model(parent) else None
+    return [] if field is None else _literal_args(field.annotation)
+
+
+def _field(model: Any, name: Any) -> Any:
+    return next((f for n, f in model.model_fields.items() if name in (n, f.alias)), None)
+
+
+def _literal_args(annotation: Any) -> list[str]:
+    if get_origin(annotation) is Literal:
+        return [str(a) for a in get_args(annotation)]
+    return [v for arg in get_args(annotation) for v in _literal_args(arg)]
 
 
 def _is_model(value: Any) -> bool:
@@ -165,13 +213,3 @@ def line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int:
         else:
             break
     return int(current.start_mark.line) + 1
-
-
-def dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out

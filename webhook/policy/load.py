@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from webhook.errors import Path as FieldPath
 from webhook.errors import PolicyError, Problem
 from webhook.kube.mounts import read_stable, version_link
 from webhook.policy.budget import Origin, check_annotation_budget
@@ -66,12 +67,14 @@ class PolicySet:
     # Sorted by (order, name); `where` holds each at "RetryPolicy/<name>".
     retries: tuple[RetryPolicy, ...] = ()
 
-    def problem(self, policy: str, field: str, message: str) -> Problem:
+    def problem(self, policy: str, field: str | FieldPath, message: str) -> Problem:
         """A problem found in `policy` (or in the set's PolicySettings, `SETTINGS`) after
-        loading (the placement proof)."""
+        loading (the placement proof), about `field`: a path, or a dotted name written in code
+        (`spec.add`)."""
         unknown = "(default PolicySettings)" if policy == SETTINGS else "(unknown file)"
-        at = self.where.get(policy, Problem(unknown, None, None, "", ""))
-        return Problem(at.file, at.document, at.line, field, message)
+        at = self.where.get(policy, Problem(unknown, None, None, (), ""))
+        path = tuple(field.split(".")) if isinstance(field, str) else field
+        return Problem(at.file, at.document, at.line, path, message)
 
 
 def policy_files(root: Path) -> list[Path]:
@@ -102,7 +105,7 @@ def read_sources(roots: Sequence[Path]) -> list[Source]:
     sources: list[Source] = []
     for root in roots:
         if not root.exists():
-            raise PolicyError(str(root), None, None, "", "no such policy file or directory")
+            raise PolicyError(str(root), None, None, (), "no such policy file or directory")
         sources += read_stable([version_link(root)], partial(_read_root, root))
     return sources
 
@@ -207,7 +210,7 @@ def _assemble(documents: list[Parsed[SetDocument]], refused: set[str]) -> _Assem
         if isinstance(value, PolicySettings):
             if out.settings is not None:
                 message = "only one PolicySettings document is allowed per set"
-                out.problems.append(doc.problem((), message, field="kind"))
+                out.problems.append(doc.problem((), message, field=("kind",)))
             out.settings = value.spec
             out.where[SETTINGS] = doc.problem(("spec",), "")
             continue

@@ -10,7 +10,11 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from webhook.kube.pod import PLATFORM_LABEL_KEYS
-from webhook.kube.validation import is_checked_annotation, validate_annotations
+from webhook.kube.validation import (
+    is_checked_annotation,
+    validate_annotations,
+    validate_label_name,
+)
 from webhook.kube.validation.field import invalid
 from webhook.policy.add import (
     DnsConfig,
@@ -25,7 +29,7 @@ from webhook.policy.add import (
     WorkflowPodAffinity,
 )
 from webhook.policy.apirules import refuse
-from webhook.policy.base import API_VERSION, Metadata, Strict, label_key
+from webhook.policy.base import API_VERSION, Metadata, Strict
 from webhook.policy.selectors import LabelSelector, MatchSpec, SelectorRequirement
 
 __all__ = [
@@ -85,6 +89,13 @@ class KueueSettings(Strict):
 
 
 class SettingsSpec(Strict):
+    mode: Literal["enforce", "audit"] = Field(
+        default="enforce",
+        description="`audit`: the whole set is a dry run. Every review is computed as in "
+        "`enforce` and answered without a patch; its warnings, audit annotation, log line and "
+        "metrics report what it would have added. `serve --audit` does the same whatever this "
+        "says.",
+    )
     placement_excluded_namespaces: tuple[str, ...] = Field(
         default=("kube-system", "kube-public", "kube-node-lease"),
         alias="placementExcludedNamespaces",
@@ -131,25 +142,23 @@ class SettingsSpec(Strict):
     @field_validator("annotation_key")
     @classmethod
     def _annotation_key_valid(cls, key: str) -> str:
-        refuse(validate_annotations({key: ""}, ()))
+        errors = validate_annotations({key: ""}, ())
         if is_checked_annotation(key):
-            refuse(
-                [
-                    invalid(
-                        (),
-                        key,
-                        "the apiserver gives this annotation a meaning of its own and checks "
-                        "its value: it cannot hold the list of policies",
-                    )
-                ]
+            errors.append(
+                invalid(
+                    (),
+                    key,
+                    "the apiserver gives this annotation a meaning of its own and checks "
+                    "its value: it cannot hold the list of policies",
+                )
             )
+        refuse(errors)
         return key
 
     @field_validator("platform_label_keys")
     @classmethod
     def _platform_keys_valid(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
-        for index, key in enumerate(keys):
-            label_key(key, (index,))
+        refuse([e for index, key in enumerate(keys) for e in validate_label_name(key, (index,))])
         return keys
 
 

@@ -144,4 +144,4 @@ def needs_a_spot_pool(pools: Mapping[str, NodePool], at: Problem) -> Problem | N
         "a RetryPolicy gives retries to work the set sends to a spot pool, and the set declares "
         "no NodePool with capacityType: spot"
     )
-    return Problem(at.file, at.document, at.line, at.field, message)
+    return Problem(at.file, at.document, at.line, at.path, message)

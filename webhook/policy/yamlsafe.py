@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from webhook.errors import Path as FieldPath
 from webhook.errors import PolicyError
 
 # A ConfigMap, where the policies live in a cluster, holds at most 1 MiB in all.
@@ -48,12 +49,12 @@ def compose_documents(filename: str, data: bytes) -> list[yaml.Node | None]:
     """The documents of a file as YAML nodes; an empty document (a trailing `---`) is None."""
     if len(data) > MAX_FILE_BYTES:
         raise PolicyError(
-            filename, None, None, "", f"the file is larger than {MAX_FILE_BYTES} bytes (1 MiB)"
+            filename, None, None, (), f"the file is larger than {MAX_FILE_BYTES} bytes (1 MiB)"
         )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PolicyError(filename, None, None, "", f"not UTF-8 text: {exc}") from None
+        raise PolicyError(filename, None, None, (), f"not UTF-8 text: {exc}") from None
     _scan_events(filename, text)
     documents: list[yaml.Node | None] = []
     try:
@@ -87,10 +88,10 @@ class _Reader:
         self.filename, self.index = filename, index
         self.constructor = yaml.constructor.SafeConstructor()
 
-    def refuse(self, node: yaml.Node, path: str, message: str) -> PolicyError:
+    def refuse(self, node: yaml.Node, path: FieldPath, message: str) -> PolicyError:
         return PolicyError(self.filename, self.index, node.start_mark.line + 1, path, message)
 
-    def value(self, node: yaml.Node, depth: int, path: str = "") -> Any:
+    def value(self, node: yaml.Node, depth: int, path: FieldPath = ()) -> Any:
         if depth > MAX_DEPTH:  # _scan_events has checked it already; kept for direct callers
             raise self.refuse(node, path, f"nested more than {MAX_DEPTH} levels deep")
         if node.tag == _MERGE:
@@ -107,14 +108,12 @@ class _Reader:
         if isinstance(node, yaml.MappingNode) and node.tag == f"{_CORE}map":
             return self.mapping(node, depth, path)
         if isinstance(node, yaml.SequenceNode) and node.tag == f"{_CORE}seq":
-            return [
-                self.value(item, depth + 1, f"{path}[{i}]") for i, item in enumerate(node.value)
-            ]
+            return [self.value(item, depth + 1, (*path, i)) for i, item in enumerate(node.value)]
         if isinstance(node, yaml.ScalarNode) and node.tag not in (f"{_CORE}map", f"{_CORE}seq"):
             return self.scalar(node, path)
         raise self.refuse(node, path, f"the tag {node.tag!r} does not fit this value")
 
-    def mapping(self, node: yaml.MappingNode, depth: int, path: str) -> dict[Any, Any]:
+    def mapping(self, node: yaml.MappingNode, depth: int, path: FieldPath) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
@@ -122,13 +121,13 @@ class _Reader:
                     key_node, path, "a mapping key must be a plain value, not a list or a mapping"
                 )
             key = self.value(key_node, depth + 1, path)
-            where = f"{path}.{key}" if path else str(key)
+            where = (*path, str(key))
             if key in out:
                 raise self.refuse(key_node, where, "duplicate key")
             out[key] = self.value(value_node, depth + 1, where)
         return out
 
-    def scalar(self, node: yaml.Node, path: str) -> Any:
+    def scalar(self, node: yaml.Node, path: FieldPath) -> Any:
         if node.tag == f"{_CORE}int" and len(node.value) > MAX_INT_CHARACTERS:
             raise self.refuse(
                 node, path, f"an integer of more than {MAX_INT_CHARACTERS} characters"
@@ -141,7 +140,7 @@ class _Reader:
             return self.text(node, path, value)
         return value
 
-    def text(self, node: yaml.Node, path: str, value: str) -> str:
+    def text(self, node: yaml.Node, path: FieldPath, value: str) -> str:
         # YAML escapes such as "\ud83d\ude00" (what ASCII-escaping JSON writers emit) reach
         # Python as surrogate code points: pairs become their character; a lone one is not
         # text at all, and no JSON encoder will write it.
@@ -212,18 +211,18 @@ class _Scan:
 
     def refuse(self, event: yaml.Event, message: str) -> PolicyError:
         line = event.start_mark.line + 1 if event.start_mark is not None else None
-        return PolicyError(self.filename, max(self.document, 1), line, "", message)
+        return PolicyError(self.filename, max(self.document, 1), line, (), message)
 
 
 def _yaml_error(filename: str, document: int, exc: yaml.YAMLError) -> PolicyError:
     mark = getattr(exc, "problem_mark", None)
     line = mark.line + 1 if mark is not None else None
     problem = getattr(exc, "problem", None) or str(exc)
-    return PolicyError(filename, document, line, "", f"invalid YAML: {problem}")
+    return PolicyError(filename, document, line, (), f"invalid YAML: {problem}")
 
 
 def _unexpected(filename: str, document: int, line: int | None, exc: Exception) -> PolicyError:
     text = str(exc).splitlines()[0] if str(exc) else ""
     return PolicyError(
-        filename, document, line, "", f"unreadable YAML ({type(exc).__name__}: {text[:200]})"
+        filename, document, line, (), f"unreadable YAML ({type(exc).__name__}: {text[:200]})"
     )

@@ -19,6 +19,7 @@ import orjson
 from webhook.engine import CompiledPolicySet, Result, mutate
 from webhook.errors import ReviewError, shown
 from webhook.kube.pod import display_name
+from webhook.serving.audit import AUDIT, dry_run, whole_set_audited
 from webhook.workloads import RESOURCES as WORKLOAD_RESOURCES
 from webhook.workloads import WorkloadResult, review_workload
 
@@ -72,7 +73,10 @@ class Outcome:
     uid: str
     namespace: str
     name: str
-    result: str  # "patched", "unchanged", "skipped" (not a pod CREATE), "error"
+    # "patched", "unchanged", "skipped" (not a pod CREATE), "error"; "audited" when the whole set
+    # is audited and the review would have patched the pod
+    result: str
+    mode: str = "enforce"  # "audit": the whole set is a dry run (serving/audit.py)
     applied: list[str] = field(default_factory=list)
     audited: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -82,6 +86,7 @@ class Outcome:
     invalid: list[str] = field(default_factory=list)  # not applied: the apiserver would refuse
     skipped: list[str] = field(default_factory=list)  # namespace labels unknown
     patch_ops: int = 0
+    would_add: list[str] = field(default_factory=list)  # audited: the patch not sent, `op path`
     warnings: list[str] = field(default_factory=list)
     retries: list[str] = field(default_factory=list)  # RetryPolicies that added retries
     # (RetryPolicy, reason) for retries due and not added (webhook.workloads.REFUSALS).
@@ -201,26 +206,53 @@ def _answer(
         (None, None) if namespace_labels is None else namespace_labels(review.namespace)
     )
     result: Result = mutate(policies, review.object or {}, review.namespace, labels)
-    warnings = list(result.warnings)
-    if unsynced and result.skipped:
-        warnings.append(unsynced)
     for error in result.errors:
         log.error("policy failed: %s", error, extra={"uid": review.uid})
-    outcome.applied, outcome.audited, outcome.errors = result.applied, result.audited, result.errors
-    outcome.failed = result.failed
-    outcome.refused = result.refused
+    outcome.errors, outcome.failed = result.errors, result.failed
+    outcome.refused, outcome.invalid = result.refused, result.invalid
     outcome.refused_intents = [result.breaches[name].intent for name in result.refused]
-    outcome.invalid = result.invalid
     outcome.skipped = result.skipped
+    if whole_set_audited(policies):
+        return _answer_audited(policies, review, result, unsynced, outcome)
+    outcome.applied, outcome.audited = result.applied, result.audited
     outcome.patch_ops = len(result.ops)
-    outcome.warnings = warnings
+    outcome.warnings = _with_unsynced(result.skipped, result.warnings, unsynced)
     outcome.result = "patched" if result.ops else "unchanged"
     # The same value on every call that changes the pod: the apiserver keeps an audit
     # annotation's first value for a request and refuses (and logs) another.
     audit = {AUDIT_KEY: ",".join(result.provenance)} if result.applied else {}
     if result.audited:
         audit[AUDITED_KEY] = ",".join(result.audited)
-    return response_body(review, result.ops, warnings, audit), outcome
+    return response_body(review, result.ops, outcome.warnings, audit), outcome
+
+
+def _answer_audited(
+    policies: CompiledPolicySet,
+    review: Review,
+    result: Result,
+    unsynced: str | None,
+    outcome: Outcome,
+) -> tuple[bytes, Outcome]:
+    """The whole set audited: the review as computed, answered without its patch."""
+    report = dry_run(policies, result)
+    outcome.mode, outcome.audited, outcome.would_add = AUDIT, report.audited, report.would_add
+    outcome.warnings = _with_unsynced(result.skipped, report.warnings, unsynced)
+    outcome.result = "audited" if result.ops else "unchanged"
+    audit = {AUDITED_KEY: ",".join(report.audited)} if report.audited else {}
+    return response_body(review, None, outcome.warnings, audit), outcome
+
+
+def _with_unsynced(skipped: list[str], warnings: list[str], unsynced: str | None) -> list[str]:
+    """The review's warnings, and the namespace view's reason when policies were skipped for
+    want of the labels it holds."""
+    if unsynced and skipped:
+        return [*warnings, unsynced]
+    return list(warnings)
+
+
+def reads_namespace_labels(policies: CompiledPolicySet) -> bool:
+    """Whether a policy's match or exclude clauses read the labels of the pod's namespace."""
+    return any(policy.reads_namespace_labels for policy in policies.policies)
 
 
 def review_workload_request(

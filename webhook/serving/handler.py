@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
+from webhook import __version__
 from webhook.engine import CompiledPolicySet
 from webhook.errors import ReviewError
 from webhook.policy import PolicyStore
 from webhook.serving.admission import NamespaceLabels, Outcome, handle
+from webhook.serving.audit import whole_set_audited
 from webhook.serving.metrics import Metrics
 
 log = logging.getLogger("webhook.server")
@@ -40,6 +41,7 @@ def log_review(outcome: Outcome, seconds: float) -> None:
             "namespace": outcome.namespace,
             "pod": outcome.name,
             "result": outcome.result,
+            "mode": outcome.mode,
             "policies": outcome.applied,
             "audited": outcome.audited,
             "failed": outcome.failed,
@@ -48,6 +50,7 @@ def log_review(outcome: Outcome, seconds: float) -> None:
             "invalid": outcome.invalid,
             "skipped": outcome.skipped,
             "patch_ops": outcome.patch_ops,
+            "would_add": outcome.would_add,
             "warnings": len(outcome.warnings),
             "duration_ms": round(seconds * 1000, 3),
         },
@@ -80,12 +83,14 @@ class MutateHandler:
         return Answer(200, answer)
 
 
-def readiness(store: PolicyStore[Any]) -> bytes:
+def readiness(store: PolicyStore[CompiledPolicySet]) -> bytes:
     """`/readyz`: ready even after a refused reload, since the last good set serves; failing
     the probe on every replica would take the whole webhook out of the Service."""
     return orjson.dumps(
         {
             "status": "ok",
+            "version": __version__,
+            "mode": "audit" if whole_set_audited(store.current) else "enforce",
             "policies": len(store.source.policies),
             "pools": len(store.source.pools),
             "digest": store.digest,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -35,3 +36,21 @@ def configure_logging(level: str = "info") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    lifecycle = logging.getLogger("uvicorn.error")
+    lifecycle.filters[:] = [f for f in lifecycle.filters if not isinstance(f, OneServersLifecycle)]
+    lifecycle.addFilter(OneServersLifecycle())
+
+
+# The uvicorn server a log record comes from, set by each server's task (`serve.py`).
+SERVER: ContextVar[str] = ContextVar("server", default="")
+HEALTH = "health"
+
+
+class OneServersLifecycle(logging.Filter):
+    """uvicorn's lifecycle lines ("Started server process [7]", "Application startup
+    complete.", "Shutting down"...) once: a process runs two uvicorn servers, the webhook and
+    the health port, which would log each line twice. The health server's info lines are left
+    out; its warnings and errors, and every line of the webhook's, pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno != logging.INFO or SERVER.get() != HEALTH

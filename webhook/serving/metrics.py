@@ -26,6 +26,7 @@ from prometheus_client import (
 from webhook.engine import INTENTS, CompiledPolicySet
 from webhook.policy import PolicyStore
 from webhook.serving.admission import Outcome
+from webhook.serving.audit import whole_set_audited
 from webhook.serving.connections import ConnectionCount
 from webhook.serving.state_metrics import (
     PREFIX,
@@ -45,7 +46,7 @@ LATENCY_BUCKETS = (
     1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 
-RESULTS = ("patched", "unchanged", "skipped", "error", "invalid")
+RESULTS = ("patched", "unchanged", "skipped", "error", "invalid", "audited")
 
 
 class Metrics:
@@ -64,7 +65,8 @@ class Metrics:
         self.reviews = self._counter(
             "reviews",
             "AdmissionReviews answered, by result: patched, unchanged, skipped (not a pod "
-            "CREATE), error (internal error: pod admitted unchanged), invalid (HTTP 400).",
+            "CREATE), error (internal error: pod admitted unchanged), invalid (HTTP 400), "
+            "audited (the whole set in audit mode: would have patched, answered without).",
             "result",
         )
         self.duration = Histogram(
@@ -75,7 +77,9 @@ class Metrics:
         )
         self.patches = self._counter("policy_patches", "Pods a policy changed.")
         self.audits = self._counter(
-            "policy_audits", "Pods an audit-mode policy would have changed (nothing was applied)."
+            "policy_audits",
+            "Pods an audit-mode policy, or any policy of a set in audit mode, would have changed "
+            "(nothing was applied).",
         )
         self.errors = self._counter(
             "policy_errors",
@@ -186,6 +190,24 @@ class Metrics:
             per_policy[key[0]].remove(*key[1:])
             del self._children[key]
 
+    def _zero_series(self, current: CompiledPolicySet) -> None:
+        """Every loaded policy gets its series at 0, so that increase() sees its first event
+        (a series born at 1 shows no increase) and rate() a policy that has not fired yet."""
+        audited = whole_set_audited(current)
+        for policy in current.policies:
+            for counter in (self.patches, self.errors, self.invalid):
+                self._child(counter, policy.name)
+            if current.pools:  # only a set with pools refuses a placement
+                self._child(self.refused, policy.name)
+            if policy.reads_namespace_labels:
+                self._child(self.skipped, policy.name)
+            if audited or policy.mode == "audit":
+                self._child(self.audits, policy.name)
+        for retry in current.source.retries:
+            self._child(self.retries_added, retry.name)
+            for reason in REFUSALS:
+                self._child(self.retries_refused, retry.name, reason)
+
     def observe_invalid(self, seconds: float) -> None:
         self._child(self.reviews, "invalid").inc()
         self.duration.observe(seconds)
@@ -195,22 +217,7 @@ class Metrics:
         self._forget_unloaded(
             {p.name for p in current.policies} | {r.name for r in current.source.retries}
         )
-        # Every loaded policy gets its series at 0, so rate() and alerts see a policy that has
-        # not fired yet instead of no data.
-        for policy in self.store.current.policies:
-            self._child(self.patches, policy.name)
-            self._child(self.errors, policy.name)
-            self._child(self.invalid, policy.name)
-            if self.store.current.pools:
-                self._child(self.refused, policy.name)
-            if policy.reads_namespace_labels:
-                self._child(self.skipped, policy.name)
-            if policy.policy.spec.mode == "audit":
-                self._child(self.audits, policy.name)
-        for retry in current.source.retries:
-            self._child(self.retries_added, retry.name)
-            for reason in REFUSALS:
-                self._child(self.retries_refused, retry.name, reason)
+        self._zero_series(current)
         registry = self.registry
         directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if directory:

@@ -9,7 +9,7 @@ import signal
 import socket
 import ssl
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,11 @@ from typing import Any
 import uvicorn
 
 from webhook.engine import CompiledPolicySet
-from webhook.policy import PolicyStore
+from webhook.policy import PolicySet, PolicyStore
 from webhook.proof import compile_proven
 from webhook.serving import defaults
 from webhook.serving.app import create_health_app, create_webhook_app
+from webhook.serving.audit import whole_set_audited
 from webhook.serving.connections import (
     ConnectionCount,
     ConnectionLimits,
@@ -29,6 +30,7 @@ from webhook.serving.connections import (
 )
 from webhook.serving.defaults import POLL_SECONDS, READ_TIMEOUT_SECONDS
 from webhook.serving.limits import KEEP_ALIVE_SECONDS, guarded_protocol
+from webhook.serving.logs import HEALTH, SERVER
 from webhook.serving.metrics import Metrics
 from webhook.serving.reload import PolicyWatcher
 from webhook.serving.tls import CertificateReloader
@@ -50,9 +52,9 @@ class ServeOptions:
     policy_poll_seconds: float = POLL_SECONDS  # 0: never reload policies
     cert_poll_seconds: float = POLL_SECONDS  # 0: never reload the certificate
     namespace_labels_from_cluster: bool = False  # list+watch Namespaces for namespaceSelector
-    proof_classes: int = (
-        defaults.PROOF_CLASSES
-    )  # pod classes the placement proof tries at each load
+    # Pod classes the placement proof tries at each load.
+    proof_classes: int = defaults.PROOF_CLASSES
+    audit: bool = False  # the whole set in audit mode, whatever its PolicySettings say
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -71,14 +73,24 @@ def tls_context_hardening(context: ssl.SSLContext) -> None:
 
 
 def load_store(
-    paths: Sequence[Path], proof_classes: int = defaults.PROOF_CLASSES
+    paths: Sequence[Path], audit: bool = False, proof_classes: int = defaults.PROOF_CLASSES
 ) -> PolicyStore[CompiledPolicySet]:
-    """The policy store: a set is compiled and its placements proven before it serves."""
-    return PolicyStore(paths, partial(compile_proven, limit=proof_classes))
+    """The policy store: a set is compiled and its placements proven (on `proof_classes` pod
+    classes) before it serves. With `audit`, every set it loads is served as if its
+    PolicySettings said `mode: audit`."""
+    compile_set = compile_audited if audit else compile_proven
+    return PolicyStore(paths, partial(compile_set, limit=proof_classes))
+
+
+def compile_audited(policy_set: PolicySet, limit: int | None = None) -> CompiledPolicySet:
+    """`serve --audit`: the set in audit mode. The flag and the settings combine: the set is
+    audited when either says so, enforced only when both allow it."""
+    settings = policy_set.settings.model_copy(update={"mode": "audit"})
+    return compile_proven(replace(policy_set, settings=settings), limit)
 
 
 async def serve(options: ServeOptions, listeners: Listeners | None = None) -> None:
-    store = load_store(options.policies, options.proof_classes)
+    store = load_store(options.policies, options.audit, options.proof_classes)
     log.info(
         "serving %d policies (digest %s) on https://%s:%d/mutate",
         len(store.source.policies),
@@ -86,6 +98,9 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
         options.host,
         options.port,
     )
+    if whole_set_audited(store.current):
+        why = "serve --audit" if options.audit else "PolicySettings mode: audit"
+        log.warning("whole set in audit mode (%s): reviews are answered without a patch", why)
     namespace_view, namespace_watcher = None, None
     if options.namespace_labels_from_cluster:
         # Imported here: the kubernetes client costs ~25 MiB and a second of start-up.
@@ -170,7 +185,7 @@ def _health_server(
         log_config=None,
         access_log=False,
     )
-    return _Server(config, listeners.health if listeners else None)
+    return _Server(config, listeners.health if listeners else None, name=HEALTH)
 
 
 async def run_servers(servers: Sequence[uvicorn.Server]) -> None:
@@ -210,13 +225,17 @@ class _Server(uvicorn.Server):
     """A uvicorn server that leaves signal handling to `run_servers` (one handler for all),
     on its own socket or on one bound by a parent process."""
 
-    def __init__(self, config: uvicorn.Config, sock: socket.socket | None = None) -> None:
+    def __init__(
+        self, config: uvicorn.Config, sock: socket.socket | None = None, name: str = "webhook"
+    ) -> None:
         super().__init__(config)
         self.sock = sock
+        self.name = name
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         if sockets is None and self.sock is not None:
             sockets = [self.sock]
+        SERVER.set(self.name)  # this task's, and its lifespan task's, log records (logs.py)
         await super().serve(sockets)
 
     @contextlib.contextmanager

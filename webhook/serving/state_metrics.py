@@ -10,8 +10,10 @@ from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from webhook import __version__
 from webhook.engine import CompiledPolicySet
 from webhook.policy import PolicyStore
+from webhook.serving.audit import whole_set_audited
 from webhook.serving.connections import ConnectionCount
 from webhook.serving.tls import LoadedCertificate
 
@@ -91,6 +93,13 @@ class StateCollector:
 
     def _policy_series(self) -> Iterator[Metric]:
         source = self.store.source
+        build = GaugeMetricFamily(
+            f"{PREFIX}_build_info",
+            "The running version (version label) is the value 1: two during an upgrade.",
+            labels=["version"],
+        )
+        build.add_metric([__version__], 1.0)
+        yield build
         info = GaugeMetricFamily(
             f"{PREFIX}_policy_set_info",
             "The policy set in force: its hash (digest label) is the value 1.",
@@ -102,6 +111,12 @@ class StateCollector:
             f"{PREFIX}_policies_loaded",
             "Number of policies in the set in force.",
             value=len(source.policies),
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_audit_mode",
+            "1 while the whole set is in audit mode (PolicySettings mode: audit, or serve "
+            "--audit): reviews are answered without a patch.",
+            value=1.0 if whole_set_audited(self.store.current) else 0.0,
         )
         reloads = CounterMetricFamily(
             f"{PREFIX}_policy_reloads",

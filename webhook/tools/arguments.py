@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from webhook import __version__
 from webhook.serving import defaults
 from webhook.tools.preview.command import add_preview_arguments
 
@@ -18,6 +19,7 @@ def build_parser(commands: Mapping[str, Command]) -> argparse.ArgumentParser:
         prog="placement-webhook",
         description="Kubernetes mutating admission webhook that places pods by policy.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_serve, _mutate, _preview, _check, _schema, _test, _certs):
         command = add(sub)
@@ -63,6 +65,12 @@ def _serve(sub: Subparsers) -> argparse.ArgumentParser:
         metavar="N",
         help="pod classes the placement proof tries when a set is loaded (0: none; every pod "
         "is still judged at admission, and `check` tries every class)",
+    )
+    serve.add_argument(
+        "--audit",
+        action="store_true",
+        help="audit the whole set: answer every review without a patch, reporting what it "
+        "would add (as `mode: audit` in PolicySettings; either one audits the set)",
     )
     _serve_timing(serve)
     serve.add_argument(

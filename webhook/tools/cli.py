@@ -74,6 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         cert_poll_seconds=args.cert_poll_seconds,
         namespace_labels_from_cluster=args.namespace_labels_from_cluster,
         proof_classes=args.proof_classes,
+        audit=args.audit,
         connections=ConnectionLimits(
             handshake_timeout=args.tls_handshake_timeout,
             write_timeout=args.write_timeout,
@@ -134,16 +135,31 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         return _fail(f"{args.pod} is not a Pod, Job, CronJob or Argo workflow manifest")
     result = mutate(compiled, pod, namespace, namespace_labels, explain=args.explain)
     if args.explain:
+        from webhook.serving.admission import reads_namespace_labels
         from webhook.tools.explain import render_explain
 
         color = _use_color(args.color)
-        sys.stdout.write(render_explain(pod, result, color, namespace, namespace_labels))
+        reads = reads_namespace_labels(compiled)
+        text = render_explain(
+            pod,
+            result,
+            color,
+            namespace,
+            namespace_labels,
+            reads_namespace_labels=reads,
+            set_audited=compiled.settings.mode == "audit",
+        )
+        sys.stdout.write(text)
     elif args.patch:
         sys.stdout.write(json.dumps(result.ops, indent=2) + "\n")
     else:
         sys.stdout.write(yaml.safe_dump(_plain(result), sort_keys=False))
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if compiled.settings.mode == "audit" and not args.explain:
+        from webhook.tools.explain import AUDITED_SET
+
+        print(f"note: {AUDITED_SET}", file=sys.stderr)
     return 0
 
 
@@ -194,7 +210,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from webhook.tools.policytest import policy_test_json_schema, render_report, run_tests
+    from webhook.tools.policytest import policy_test_json_schema, run_tests
+    from webhook.tools.policytest_report import render_report
 
     if args.schema:
         sys.stdout.write(json.dumps(policy_test_json_schema(), indent=2) + "\n")

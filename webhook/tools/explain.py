@@ -24,8 +24,19 @@ def _paint(line: str, color: bool) -> str:
     return f"{code}{line}{_RESET}" if code else line
 
 
-def namespace_line(namespace: str, labels: Mapping[str, str] | None) -> str:
+AUDITED_SET = (
+    "the whole set is in audit mode (PolicySettings mode: audit): the webhook answers without "
+    "a patch and reports what follows as what it would add"
+)
+
+
+def namespace_line(
+    namespace: str, labels: Mapping[str, str] | None, reads_labels: bool = True
+) -> str:
+    """The namespace, and its labels when a policy of the set reads them."""
     if labels is None:
+        if not reads_labels:
+            return f"namespace {namespace}"
         return (f"namespace {namespace}: labels unknown, namespaceSelector clauses do not match "
                 "(give --namespace-labels k=v,...)")  # fmt: skip
     shown = ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "none"
@@ -38,10 +49,13 @@ def render_explain(
     color: bool = False,
     namespace: str | None = None,
     namespace_labels: Mapping[str, str] | None = None,
+    *,
+    reads_namespace_labels: bool = True,
+    set_audited: bool = False,
 ) -> str:
-    lines: list[str] = []
+    lines: list[str] = [AUDITED_SET] if set_audited else []
     if namespace is not None:
-        lines.append(namespace_line(namespace, namespace_labels))
+        lines.append(namespace_line(namespace, namespace_labels, reads_namespace_labels))
     for outcome in result.outcomes:
         mode = " (audit)" if outcome.mode == "audit" else ""
         if not outcome.matched:

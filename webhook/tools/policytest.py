@@ -29,6 +29,7 @@ from webhook.policy import load_policy_set
 from webhook.policy.documents import parse_documents
 from webhook.policy.load import TEST_SUFFIXES
 from webhook.policy.model import Metadata, Strict
+from webhook.policy.yamlsafe import compose_documents, read_capped, to_python
 from webhook.proof import compile_proven
 from webhook.serving import defaults
 from webhook.workloads import review_workload
@@ -126,10 +127,11 @@ class CaseResult:
     file: str
     case: str
     failures: list[str] = field(default_factory=list)  # each: a heading and its diff
+    ran: bool = True  # False: its file or its policies could not be loaded (failures say why)
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        return self.ran and not self.failures
 
 
 def find_test_files(root: Path) -> list[Path]:
@@ -137,7 +139,7 @@ def find_test_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
     if not root.is_dir():
-        raise PolicyError(str(root), None, None, "", "no such file or directory")
+        raise PolicyError(str(root), None, None, (), "no such file or directory")
     return sorted(
         p
         for p in root.rglob("*")
@@ -155,16 +157,41 @@ def read_tests(path: Path) -> list[PolicyTest]:
 
 
 def run_file(path: Path, display: str) -> list[CaseResult]:
+    """Every case of a test file; when the file or its policies cannot be loaded, every case
+    it holds, not run, with why."""
     try:
         tests = read_tests(path)
-        results = []
-        for test in tests:
-            roots = [path.parent / p for p in test.spec.policies] or [path.parent]
-            compiled = compile_proven(load_policy_set(roots), defaults.PROOF_CLASSES)
-            results += [run_case(compiled, case, display) for case in test.spec.cases]
     except (PolicyError, OSError) as exc:
-        return [CaseResult(display, "(cannot run this file)", [str(exc)])]
+        return [CaseResult(display, name, [str(exc)], ran=False) for name in case_names(path)]
+    results = []
+    for test in tests:
+        roots = [path.parent / p for p in test.spec.policies] or [path.parent]
+        try:
+            compiled = compile_proven(load_policy_set(roots), defaults.PROOF_CLASSES)
+        except (PolicyError, OSError) as exc:
+            why = f"the policies do not load:\n{exc}"
+            results += [CaseResult(display, c.name, [why], ran=False) for c in test.spec.cases]
+            continue
+        results += [run_case(compiled, case, display) for case in test.spec.cases]
     return results
+
+
+def case_names(path: Path) -> list[str]:
+    """The names of the cases a test file that does not validate holds, read as plain YAML
+    (safely: `yamlsafe`), so a report counts them; one unnamed entry when even that fails."""
+    try:
+        documents = compose_documents(str(path), read_capped(path))
+        data = [to_python(str(path), i, n) for i, n in enumerate(documents, 1) if n is not None]
+    except (PolicyError, OSError):
+        return ["(cannot read this file)"]
+    names = []
+    for document in data:
+        spec = document.get("spec") if isinstance(document, dict) else None
+        cases = spec.get("cases") if isinstance(spec, dict) else None
+        for index, case in enumerate(cases if isinstance(cases, list) else [], start=1):
+            name = case.get("name") if isinstance(case, dict) else None
+            names.append(name if isinstance(name, str) and name else f"case {index}")
+    return names or ["(cannot read this file)"]
 
 
 def run_case(compiled: CompiledPolicySet, case: Case, display: str) -> CaseResult:
@@ -271,45 +298,13 @@ def _yaml(value: Any) -> str:
     return yaml.safe_dump(_plain(value), sort_keys=True, width=100)
 
 
-# --- the report ----------------------------------------------------------------------------
-
-_COLORS = {"PASS": "\033[32m", "FAIL": "\033[31m", "+": "\033[32m", "-": "\033[31m",
-           "@": "\033[36m"}  # fmt: skip
-_RESET = "\033[0m"
-
-
-def _paint(text: str, key: str, color: bool) -> str:
-    code = _COLORS.get(key) if color else None
-    return f"{code}{text}{_RESET}" if code else text
-
-
-def render_report(results: Sequence[CaseResult], color: bool = False) -> str:
-    width = max([len(r.file) for r in results] + [4])
-    lines = [f"{'RESULT':<6}  {'FILE':<{width}}  CASE"]
-    for r in results:
-        verdict = "PASS" if r.passed else "FAIL"
-        lines.append(f"{_paint(f'{verdict:<6}', verdict, color)}  {r.file:<{width}}  {r.case}")
-    for r in results:
-        if r.passed:
-            continue
-        lines += ["", _paint(f"FAIL {r.file}: {r.case}", "FAIL", color)]
-        for failure in r.failures:
-            for line in failure.splitlines():
-                # Diff lines (they start with their marker) sit under their heading.
-                indent = "    " if line[:1] in " -+@" else "  "
-                lines.append(indent + _paint(line, line[:1], color))
-    failed = sum(not r.passed for r in results)
-    lines += ["", f"{len(results)} cases: {len(results) - failed} passed, {failed} failed"]
-    return "\n".join(lines) + "\n"
-
-
 def run_tests(roots: Sequence[Path], cwd: Path | None = None) -> list[CaseResult]:
     """Every case of every test file under `roots`. Raises PolicyError when there is none:
     a CI job that tests nothing must not pass."""
     files = [f for root in roots for f in find_test_files(root)]
     if not files:
         joined = ", ".join(map(str, roots))
-        raise PolicyError(joined, None, None, "", "no *.test.yaml policy test files found")
+        raise PolicyError(joined, None, None, (), "no *.test.yaml policy test files found")
     base = cwd or Path.cwd()
     results = []
     for path in files:

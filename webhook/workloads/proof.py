@@ -83,7 +83,7 @@ def _uncovered(compiled: CompiledPolicySet, rep: Representative, family: Family)
         f"{rep.description} goes to spot, and no RetryPolicy gives its {what} retries: one "
         f"eviction fails the {what}"
     )
-    return Problem(", ".join(compiled.source.sources) or "(policies)", None, None, "", message)
+    return Problem(", ".join(compiled.source.sources) or "(policies)", None, None, (), message)
 
 
 def _unused(compiled: CompiledPolicySet, retries: CompiledRetries, used: set[str]) -> list[Problem]:

@@ -10,18 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from webhook.errors import shown
+from webhook.errors import Key, Path, Step, dotted, shown
 
+__all__ = [
+    "DUPLICATE",
+    "FORBIDDEN",
+    "INVALID",
+    "NOT_SUPPORTED",
+    "REQUIRED",
+    "TOO_LONG",
+    "FieldError",
+    "Key",
+    "Path",
+    "Step",
+    "dotted",
+    "forbidden",
+    "invalid",
+    "not_supported",
+    "required",
+]
 
-@dataclass(frozen=True)
-class Key:
-    """A map key in a path: rendered `[name]`, like an index."""
-
-    name: str
-
-
-Step = str | int | Key
-Path = tuple[Step, ...]
 
 # The error types of field.ErrorType that the ported rules use, with upstream's wording.
 INVALID: Final = "Invalid value"
@@ -63,19 +71,6 @@ class FieldError:
 
     def __str__(self) -> str:
         return f"{dotted(self.path)}: {self.body()}" if self.path else self.body()
-
-
-def dotted(path: Path) -> str:
-    """`spec.tolerations[0].key`, as field.Path.String() renders it."""
-    out = ""
-    for step in path:
-        if isinstance(step, int):
-            out += f"[{step}]"
-        elif isinstance(step, Key):
-            out += f"[{step.name}]"
-        else:
-            out += f".{step}" if out else step
-    return out
 
 
 def invalid(path: Path, value: object, detail: str) -> FieldError:
