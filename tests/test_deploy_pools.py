@@ -148,15 +148,20 @@ def test_each_cloud_component_keeps_the_webhook_off_its_providers_namespaces(
         "components": [rel(root, COMPONENTS / component)],
     }
     objects = render(overlay(root, kustomization))
-    (hook,) = one(objects, "MutatingWebhookConfiguration")["webhooks"]
+    pods, retries = one(objects, "MutatingWebhookConfiguration")["webhooks"]
     providers, teams = PROVIDER_NAMESPACES[component]
     for namespace in [*SYSTEM_NAMESPACES, *providers]:
-        assert not called_for(hook, namespace), namespace
+        assert not called_for(pods, namespace), namespace
     for namespace in teams:
-        assert called_for(hook, namespace), namespace
-    for condition in hook["matchConditions"]:
+        assert called_for(pods, namespace), namespace
+    for condition in pods["matchConditions"]:
         for namespace in [*providers, *teams]:
             assert isinstance(evaluate(condition["expression"], gpu_pod(), namespace), bool)
+    # The Job and workflow webhook keeps off the same namespaces.
+    assert retries["namespaceSelector"] == pods["namespaceSelector"]
+    assert [c for c in pods["matchConditions"] if c["name"] != "not-a-mirror-pod"] == [
+        c for c in retries["matchConditions"] if "namespace" in c["name"]
+    ]
 
 
 def test_provider_namespaces_follow_the_webhook_into_another_namespace(tmp_path: Path) -> None:
@@ -169,7 +174,7 @@ def test_provider_namespaces_follow_the_webhook_into_another_namespace(tmp_path:
     }
     objects = render(overlay(root, kustomization))
     assert assert_consistent(objects) == OTHER_NAMESPACE
-    (hook,) = one(objects, "MutatingWebhookConfiguration")["webhooks"]
+    hook, _ = one(objects, "MutatingWebhookConfiguration")["webhooks"]
     assert not called_for(hook, OTHER_NAMESPACE)
     assert not called_for(hook, "gmp-system") and called_for(hook, "pod-placement-webhook")
 
