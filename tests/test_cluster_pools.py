@@ -316,7 +316,7 @@ def api_fixture_node() -> dict[str, Any]:
                     "timeAdded": "2004-01-01T01:01:01Z",
                 }
             ],
-        },  # fmt: skip
+        },
         "status": {"capacity": {"capacityKey": "0"}, "allocatable": {"allocatableKey": "0"}},
     }
 

@@ -125,7 +125,7 @@ def write_output(
     if output == "table":
         kept = [row for row in counted if isinstance(row, Row)]
         out.write(render_table(kept, wide))
-        out.write(tally.line() + "\n")
+        out.write("".join(f"{line}\n" for line in tally.lines()))
         return
     out.write('{\n  "apiVersion": "v1",\n  "kind": "List",\n  "items": [' if output == "json"
               else "apiVersion: v1\nkind: List\nitems:")  # fmt: skip

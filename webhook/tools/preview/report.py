@@ -4,6 +4,7 @@ columns (`--wide`: every cell whole, and the placements), a summary, or the muta
 from __future__ import annotations
 
 import re
+import textwrap
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -104,14 +105,16 @@ class Tally:
         self.onto_spot += row.reach.move == "onto spot"
         self.off_spot += row.reach.move == "off spot"
 
-    def line(self) -> str:
-        names = sorted(self.policies)
+    def lines(self) -> list[str]:
+        """The counts, then the policies that changed pods, wrapped at 120 columns."""
         line = f"{self.pods} pods: {self.changed} changed"
-        line += f" by {', '.join(names)}" if names else ""
         line += f"; {self.reach_changed} reach other pools"
         line += f" ({self.onto_spot} onto spot, {self.off_spot} off spot)"
         line += f"; skipped: {self.skipped}" if self.skipped else ""
-        return line
+        if not self.policies:
+            return [line]
+        names = ", ".join(sorted(self.policies))
+        return [line, *textwrap.wrap(f"changed by: {names}", 120, subsequent_indent="  ")]
 
 
 LabelsOf = Callable[[str], Mapping[str, str] | None]  # a namespace's labels; None: unknown
