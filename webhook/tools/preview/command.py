@@ -9,6 +9,7 @@ are read, judged and written one at a time: only the table's cells are kept.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -81,6 +82,9 @@ def preview_command(
         write_output(rows, args.output, args.wide, sys.stdout, sys.stderr)
     except (PolicyError, DocumentError, ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     return 0
 

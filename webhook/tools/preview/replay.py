@@ -22,6 +22,7 @@ annotations added after creation, fields a mutating webhook added at creation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +39,8 @@ SERVER_SET_METADATA = (
     "deletionGracePeriodSeconds",
 )
 AFTER_ADMISSION_SPEC = ("nodeName", "ephemeralContainers")
+MAX_GENERATED_PREFIX = 58  # names.MaxGeneratedNameLength
+_RANDOM = "[bcdfghjklmnpqrstvwxz2456789]{5}"  # utilrand's alphabet, no vowels or look-alikes
 
 
 def read_back(pod: Mapping[str, Any]) -> bool:
@@ -54,8 +57,7 @@ def as_created(pod: Mapping[str, Any]) -> dict[str, Any]:
     meta = _map(pod.get("metadata"))
     spec = _map(pod.get("spec"))
     kept_meta = {k: v for k, v in meta.items() if k not in SERVER_SET_METADATA}
-    generate = meta.get("generateName")
-    if isinstance(generate, str) and generate and str(meta.get("name", "")).startswith(generate):
+    if generated_name(meta):
         kept_meta.pop("name", None)
     kept_spec = {k: v for k, v in spec.items() if k not in AFTER_ADMISSION_SPEC}
     if spec.get("nodeName") and created_bound(meta):
@@ -63,6 +65,16 @@ def as_created(pod: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in pod.items() if k != "status"}
     out["metadata"], out["spec"] = kept_meta, kept_spec
     return out
+
+
+def generated_name(meta: Mapping[str, Any]) -> bool:
+    """Whether the registry made the name from `generateName`: its first 58 characters and five
+    random ones (apiserver `names.SimpleNameGenerator`, `utilrand.String(5)`). A StatefulSet's
+    pod has both fields and a name of its own (`web-0`), which it had at admission."""
+    generate, name = meta.get("generateName"), meta.get("name")
+    if not isinstance(generate, str) or not generate or not isinstance(name, str):
+        return False
+    return re.fullmatch(re.escape(generate[:MAX_GENERATED_PREFIX]) + _RANDOM, name) is not None
 
 
 def created_bound(meta: Mapping[str, Any]) -> bool:

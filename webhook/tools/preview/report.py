@@ -114,7 +114,12 @@ class Tally:
         if not self.policies:
             return [line]
         names = ", ".join(sorted(self.policies))
-        return [line, *textwrap.wrap(f"changed by: {names}", 120, subsequent_indent="  ")]
+        return [
+            line,
+            *textwrap.wrap(
+                f"changed by: {names}", 120, subsequent_indent="  ", break_on_hyphens=False
+            ),
+        ]
 
 
 LabelsOf = Callable[[str], Mapping[str, str] | None]  # a namespace's labels; None: unknown
