@@ -40,6 +40,10 @@ class Resource:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
     @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
     def api_group(self) -> str:
         return f'API group "{self.group}"'
 
@@ -107,7 +111,9 @@ class Cluster:
                 )
             for item in items:
                 if isinstance(item, dict):
+                    # A built-in type's List leaves its items' kind out; they are the list's.
                     item.setdefault("kind", resource.kind)
+                    item.setdefault("apiVersion", resource.api_version)
                     yield item
             meta = page.get("metadata")
             token = meta.get("continue") if isinstance(meta, dict) else None
