@@ -122,7 +122,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     try:
         pod = _read_pod(args.pod)
     except DocumentError as exc:
-        return _fail(f"cannot read pod {args.pod}: {exc}")
+        return _fail(f"cannot read the pod: {exc}")
     if not isinstance(pod, dict) or pod.get("kind", "Pod") != "Pod":
         return _fail(f"{args.pod} is not a Pod manifest")
     namespace = args.namespace or str((pod.get("metadata") or {}).get("namespace") or "default")
