@@ -151,15 +151,16 @@ def preview(
         name = built.workload or display_name(item.obj) or "-"
         key = None if keep_pods else _same_as(pod, namespace)
         row = seen.get(key) if key is not None else None
-        if row is None:
-            row = row_of(compiled, name, pod, namespace, labels_of(namespace), keep_pods)
-            if key is not None:
-                seen[key] = row
-                if len(seen) > REMEMBERED:
-                    seen.popitem(last=False)
-        else:
+        if row is not None and key is not None:
             seen.move_to_end(key)
-        yield replace(row, pod_name=name) if row.pod_name != name else row
+            yield replace(row, pod_name=name) if row.pod_name != name else row
+            continue
+        row = row_of(compiled, name, pod, namespace, labels_of(namespace), keep_pods)
+        if key is not None:
+            seen[key] = row
+            if len(seen) > REMEMBERED:
+                seen.popitem(last=False)
+        yield row
 
 
 REMEMBERED = 4096  # rows of distinct pods kept for their replicas
@@ -189,8 +190,9 @@ def row_of(
     extended = PodFacts(pod, namespace).extended
     before, after = render_placement(pod), render_placement(result.pod)
     changed = before != after
-    # The pools depend only on what `render_placement` shows (nodeSelector, required terms,
-    # tolerations): an unchanged placement reaches the same pools.
+    # The pools depend on nodeSelector, required terms and tolerations, which
+    # `render_placement` shows (but the node-condition ones, which no pool's taint needs): an
+    # unchanged placement reaches the same pools.
     reached = reach(compiled, pod, result.pod if changed else pod, extended)
     return Row(
         namespace=namespace,
