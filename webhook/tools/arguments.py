@@ -157,7 +157,7 @@ def _check(sub: Subparsers) -> argparse.ArgumentParser:
         default=[],
         metavar="FILE",
         help="compare the declared pools with these Nodes and Karpenter NodePools (kubectl get "
-        "nodes,nodepools -o json; - for stdin)",
+        "nodes -o json, or nodes,nodepools.karpenter.sh; - for stdin)",
     )
     check.add_argument(
         "--drift",

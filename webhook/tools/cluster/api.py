@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import urllib3
-from kubernetes import client, config
 
 from webhook.errors import one_line
+
+if TYPE_CHECKING:
+    from kubernetes import client
 
 CHUNK_SIZE = 500  # kubectl's default --chunk-size
 TIMEOUT = (10, 120)  # seconds to connect, to wait for a page
@@ -58,6 +59,10 @@ class Cluster:
     """One cluster's API, read with `list` only."""
 
     def __init__(self, api: client.ApiClient, chunk_size: int = CHUNK_SIZE) -> None:
+        # Imported here: the client takes most of a second to import, and only --cluster uses it.
+        from kubernetes import client
+
+        self.client = client
         self.api = api
         self.chunk_size = chunk_size
         self.server = str(api.configuration.host)
@@ -68,6 +73,8 @@ class Cluster:
     ) -> Cluster:
         """From `kubeconfig`/`context` when given; else in a pod, its service account; else
         $KUBECONFIG or ~/.kube/config, as kubectl."""
+        from kubernetes import client, config
+
         try:
             if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
                 configuration = client.Configuration()
@@ -87,6 +94,9 @@ class Cluster:
     def served(self, resource: Resource) -> bool:
         """Whether the API serves the resource (a CRD may not be installed): discovery, which
         every authenticated user may read."""
+        import urllib3
+
+        client = self.client
         try:
             found = client.CustomObjectsApi(self.api).get_api_resources(
                 resource.group, resource.version, _request_timeout=TIMEOUT
@@ -124,10 +134,12 @@ class Cluster:
         options: dict[str, Any] = {"limit": self.chunk_size, "_request_timeout": TIMEOUT}
         if token:
             options["_continue"] = token
+        import urllib3
+
         try:
             response = self._request(resource, options)
             body = response.data
-        except client.ApiException as exc:
+        except self.client.ApiException as exc:
             raise self._refused(exc, resource, "list") from None
         except urllib3.exceptions.HTTPError as exc:
             raise self._unreachable(exc, resource) from None
@@ -144,6 +156,7 @@ class Cluster:
         return page
 
     def _request(self, resource: Resource, options: dict[str, Any]) -> Any:
+        client = self.client
         if resource.group:
             return client.CustomObjectsApi(self.api).list_cluster_custom_object(
                 resource.group, resource.version, resource.plural, _preload_content=False,
@@ -179,9 +192,18 @@ class Cluster:
 
     def _unreachable(self, exc: Exception, resource: Resource) -> ClusterError:
         return ClusterError(
-            f"cannot read {resource} from the API at {self.server}: {_short(exc)} (is the "
-            "cluster reachable from here?)"
+            f"cannot read {resource} from the API at {self.server}: {_short(_cause(exc))} (is "
+            "the cluster reachable from here?)"
         )
+
+
+def _cause(exc: Exception) -> str:
+    """What went wrong under urllib3's wrapping: the refused or reset connection, the body cut
+    short, not the retry bookkeeping around them."""
+    reason = getattr(exc, "reason", None)  # MaxRetryError: the last attempt's error
+    error: BaseException = reason if isinstance(reason, BaseException) else exc
+    text = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
+    return text.split("): ", 1)[-1]  # "HTTPConnection(host=..., port=...): Failed to ..."
 
 
 def _api_message(exc: client.ApiException) -> str:

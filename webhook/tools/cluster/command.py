@@ -49,8 +49,8 @@ def add_pools_arguments(parser: argparse.ArgumentParser) -> None:
         "inputs",
         nargs="*",
         metavar="FILE",
-        help="Nodes and Karpenter NodePools, YAML or JSON (kubectl get nodes,nodepools -o "
-        "json); - for stdin",
+        help="Nodes and Karpenter NodePools, YAML or JSON (kubectl get nodes -o json; with "
+        "Karpenter, kubectl get nodes,nodepools.karpenter.sh -o json); - for stdin",
     )
     parser.add_argument(
         "--group-by",

@@ -1,10 +1,12 @@
 """The nodes a cluster has and the Karpenter NodePools that launch more, from a dump
-(`kubectl get nodes,nodepools -o json`, files or `-`) or from the API."""
+(`kubectl get nodes,nodepools.karpenter.sh -o json`, files or `-`) or from the API."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any
 
 from webhook.kube.karpenter import Template, is_nodepool, templates
 from webhook.kube.nodes import Node, NodeError, read_node
@@ -42,10 +44,17 @@ def fleet_of(items: Iterable[Item]) -> Fleet:
 
 def fleet_from_cluster(cluster: Cluster) -> Fleet:
     """Every Node, and the Karpenter NodePools where the CRD is installed."""
-    items = [Item(f"{cluster.server}: node", obj) for obj in cluster.list(NODES)]
-    if cluster.served(KARPENTER_NODEPOOLS):
-        items += [Item(f"{cluster.server}: nodepool", o) for o in cluster.list(KARPENTER_NODEPOOLS)]
+    items = chain(
+        (Item(f"{cluster.server}: node", o) for o in cluster.list(NODES)),
+        (Item(f"{cluster.server}: nodepool", o) for o in _nodepools(cluster)),
+    )
     try:
-        return fleet_of(items)
+        return fleet_of(items)  # a page at a time: only what placement needs of each is kept
     except NodeError as exc:
         raise ClusterError(str(exc)) from None
+
+
+def _nodepools(cluster: Cluster) -> Iterator[dict[str, Any]]:
+    """Karpenter's NodePools, asked for once the nodes are read, where the CRD is served."""
+    if cluster.served(KARPENTER_NODEPOOLS):
+        yield from cluster.list(KARPENTER_NODEPOOLS)
