@@ -6,7 +6,8 @@ a node, with a status, uid, resourceVersion, creationTimestamp, a name generated
 `generateName` (or its own name and an ordinal) and its own service-account token volume, as
 the registry, the scheduler and the kubelet leave them. kubectl's JSON: four-space indents,
 keys sorted. The command runs in a subprocess as a user runs it; its wall time, CPU time and
-peak RSS (`wait4`'s rusage) are reported. Target: 100,000 pods in under 30 s and 1 GiB.
+peak RSS (the kernel's VmHWM) are reported, with the machine's load average when it started.
+Target: 100,000 pods in under 30 s and 1 GiB.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class PreviewRow:
     cpu: float
     peak_mib: float
     exit_code: int
+    load: float = 0.0  # the machine's 1-minute load average when it started
 
 
 def measure(profile: str, scratch: Path, say: Callable[[str], None]) -> list[PreviewRow]:
@@ -112,41 +114,65 @@ def _template(path: Path) -> str:
 
 def run_preview(dump: Path, pods: int) -> PreviewRow:
     command = [sys.executable, "-m", "webhook.tools.cli", "preview", str(dump)]
+    load = os.getloadavg()[0]
+    before = os.times()
     started = time.monotonic()
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)  # fmt: skip
-    _, status, usage = os.wait4(process.pid, 0)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _high_water_kib(process.pid))  # VmHWM: this program's, not the fork's
+        time.sleep(0.1)
     wall = time.monotonic() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
+    after = os.times()  # the child is reaped: its CPU time is counted
+    cpu = after.children_user - before.children_user
+    cpu += after.children_system - before.children_system
     return PreviewRow(
         pods=pods,
         dump_mib=dump.stat().st_size / 2**20,
         wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
-        peak_mib=usage.ru_maxrss / 1024,
+        cpu=cpu,
+        peak_mib=peak / 1024,
         exit_code=process.returncode,
+        load=load,
     )
 
 
+def _high_water_kib(pid: int) -> int:
+    """The process's peak resident memory since it started the program (kernel: VmHWM).
+    rusage's ru_maxrss would count the copy of this process it was forked from."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
 def append_section(path: Path, rows: list[PreviewRow]) -> None:
-    """Section 5 of results.md, after the others."""
+    """Section 5 of results.md, after the others. The target is judged on the wall time, and on
+    the CPU time too: on a shared machine the wall time also counts the other work."""
     lines = [
         "",
         "## 5. Preview of a live cluster's dump",
         "",
         (__doc__ or "").split("\n\n", 1)[1].strip().replace("\n", " "),
         "",
-        "| pods | dump (MiB) | wall s | CPU s | peak RSS MiB | exit | target |",
-        "|---|---|---|---|---|---|---|",
+        "| pods | dump (MiB) | wall s | CPU s | peak RSS MiB | load | exit | target |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         target = "-"
         if row.pods == 100_000:
-            met = row.wall < TARGET_SECONDS and row.peak_mib < TARGET_MIB
-            target = f"{'met' if met else 'missed'}: under {TARGET_SECONDS:.0f} s and 1 GiB"
+            memory = row.peak_mib < TARGET_MIB
+            wall = "met" if row.wall < TARGET_SECONDS and memory else "missed"
+            cpu = "met" if row.cpu < TARGET_SECONDS and memory else "missed"
+            target = (
+                f"under {TARGET_SECONDS:.0f} s and 1 GiB: {wall} in wall time, {cpu} in CPU time"
+            )
         lines.append(
             f"| {row.pods:,} | {row.dump_mib:.0f} | {row.wall:.1f} | {row.cpu:.1f} | "
-            f"{row.peak_mib:.0f} | {row.exit_code} | {target} |"
+            f"{row.peak_mib:.0f} | {row.load:.1f} | {row.exit_code} | {target} |"
         )
     with path.open("a") as out:
         out.write("\n".join(lines) + "\n")
