@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import engine_cost, pods, report, worst_shapes
+from bench import engine_cost, pods, preview_scale, report, worst_shapes
 from bench.burst import BurstResult, run_burst
 from bench.https_load import HttpsRow, load_server, peak_rss
 from bench.plots import write_plots
@@ -142,9 +142,11 @@ def run(profile: Profile, out: Path, scratch: Path, install: bool) -> Results:
         time.sleep(0.5)
         results.memory_floor = server.rss()[0]
 
+    previews = preview_scale.measure(profile.name, scratch, _say)
     results.seconds = time.monotonic() - started
     figures = write_plots(results, out)
     report.write(results, out / "results.md", figures)
+    preview_scale.append_section(out / "results.md", previews)
     _say(f"wrote {out / 'results.md'} and {len(figures)} plots in {results.seconds:.0f}s")
     return results
 

@@ -194,8 +194,8 @@ def test_mutate_with_own_policies_namespace_labels_and_warnings(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["mutate", "missing.yaml"], "error: cannot read pod missing.yaml: "),
-        (["mutate", str(CASES)], "error: cannot read pod "),
+        (["mutate", "missing.yaml"], "error: cannot read the pod: missing.yaml: cannot read: "),
+        (["mutate", str(CASES)], "error: cannot read the pod: "),
         (["mutate", str(BARE), "--namespace-labels", "team"], "error: --namespace-labels takes"),
         (["mutate", str(BARE), "--policies", "nowhere"], "error: nowhere: no such policy"),
     ],

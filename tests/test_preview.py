@@ -33,7 +33,9 @@ from webhook.tools.preview.placement import render_placement
 
 CASES = Path(__file__).parent / "cases"
 NAMES = sorted(p.name.removesuffix(".in.yaml") for p in CASES.glob("*.in.yaml"))
-COLUMNS = ["NAMESPACE", "POD", "WORKLOAD", "POLICIES", "BEFORE", "AFTER"]
+WIDE = ["NAMESPACE", "POD", "WORKLOAD", "POLICIES", "POOLS BEFORE", "POOLS AFTER",
+        "WHY UNCHANGED", "PLACEMENT BEFORE", "PLACEMENT AFTER"]  # fmt: skip
+COLUMNS = ["NAMESPACE", "POD", "POLICIES", "BEFORE", "AFTER", "WHY UNCHANGED"]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -43,10 +45,13 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def table_rows(out: str) -> list[list[str]]:
-    """The table's rows as cells (cells never hold two spaces in a row), header first."""
+    """The table's rows as cells (cells never hold two spaces in a row), header first; the
+    summary's lines after it."""
     lines = out.splitlines()
-    assert lines[-1].startswith(f"{len(lines) - 2} pods: ")  # the summary line
-    return [re.split(r" {2,}", line) for line in lines[:-1]]
+    summary = next(i for i, line in enumerate(lines) if re.match(r"\d+ pods: ", line))
+    assert lines[summary].startswith(f"{summary - 1} pods: ")
+    assert all(line.startswith(("changed by: ", "  ")) for line in lines[summary + 1 :])
+    return [re.split(r" {2,}", line) for line in lines[:summary]]
 
 
 def fixture_pods() -> list[dict[str, Any]]:
@@ -88,11 +93,11 @@ def test_a_list_of_200_pods_gets_a_row_each(
 ):
     listing, expected = cluster(200, shipped_policies)
     (tmp_path / "pods.yaml").write_text(yaml.safe_dump(listing))
-    code, out, err = run(capsys, "preview", str(tmp_path / "pods.yaml"))
+    code, out, err = run(capsys, "preview", "--wide", str(tmp_path / "pods.yaml"))
     assert (code, err) == (0, "")
     rows = table_rows(out)
-    assert rows[0] == COLUMNS
-    assert rows[1:] == expected
+    assert rows[0] == WIDE
+    assert [[*r[:4], *r[7:]] for r in rows[1:]] == expected
     workloads = {row[2] for row in rows[1:]}
     assert {
         "argo-workflow",
@@ -102,18 +107,32 @@ def test_a_list_of_200_pods_gets_a_row_each(
         "daemonset",
         "bare",
     } <= workloads
-    assert "200 pods: " in out.splitlines()[-1]
+    assert "200 pods: " in out
+    code, out, _ = run(capsys, "preview", str(tmp_path / "pods.yaml"))
+    assert max(len(line) for line in out.splitlines()) <= 120  # the default table fits
 
 
 def test_the_table_shows_placement_before_and_after(capsys: pytest.CaptureFixture[str]):
     code, out, _ = run(
-        capsys, "preview", str(CASES / "cpu-job.in.yaml"), str(CASES / "own-node-selector.in.yaml")
+        capsys,
+        "preview",
+        "--wide",
+        str(CASES / "cpu-job.in.yaml"),
+        str(CASES / "own-node-selector.in.yaml"),
     )
     assert code == 0
     rows = table_rows(out)
-    assert rows[1][3:] == ["batch-cpu-spot", "-", "ng-name In [job]; tol job:NoSchedule"]
+    assert rows[1][3:] == [
+        "batch-cpu-spot",
+        "ondemand,default",
+        "job",
+        "-",
+        "-",
+        "ng-name In [job]; tol job:NoSchedule",
+    ]
     own = rows[2]
-    assert own[4] == own[5] != "-"  # the pod chose its pool: the set leaves it there
+    assert own[4] == own[5] and own[7] == own[8] != "-"  # the pod chose its pool: left there
+    assert own[6] == "own placement"
 
 
 def test_json_from_kubectl_with_a_pod_list_whose_items_have_no_kind(
@@ -126,7 +145,7 @@ def test_json_from_kubectl_with_a_pod_list_whose_items_have_no_kind(
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO(json.dumps(listing)))
     code, out, _ = run(capsys, "preview", "-")
     assert code == 0
-    assert table_rows(out)[1][:4] == ["data", "nightly-etl-", "job", "batch-cpu-spot"]
+    assert table_rows(out)[1][:3] == ["data", "nightly-etl-", "batch-cpu-spot"]
 
 
 def test_output_yaml_is_a_list_of_valid_pods(
@@ -166,7 +185,7 @@ def test_objects_no_pod_comes_from_are_skipped_with_the_reason(
     code, out, err = run(capsys, "preview", str(tmp_path / "mixed.yaml"))
     assert code == 0
     assert len(table_rows(out)) == 2
-    assert out.splitlines()[-1].endswith("; skipped: 2")
+    assert "; skipped: 2" in out
     assert err.splitlines() == [
         f"skipped: {tmp_path / 'mixed.yaml'}, document 1: kind 'Service' has no pod template "
         "this preview reads (Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob)",
@@ -178,7 +197,7 @@ def test_objects_no_pod_comes_from_are_skipped_with_the_reason(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("kind: Pod\n---\nkind: [Pod\n", "document 2: invalid YAML: "),
+        ("kind: Pod\n---\nkind: [Pod\n", "document 2, line 4: invalid YAML: "),
         ("kind: Pod\n---\n- a list\n", "document 2: not a Kubernetes object"),
         ("kind: List\nitems: [{kind: Pod}, 3]\n", "document 1, item 2: not a Kubernetes object"),
     ],

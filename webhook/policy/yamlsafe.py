@@ -12,10 +12,16 @@ int-to-str limit raises ValueError), a merge key `<<`, a tag it has no construct
   merge keys and other tags refused, keys plain scalars, integers within 64 bits, strings that
   are Unicode text (no lone surrogate, which no JSON writer can encode);
 - anything else the YAML library raises becomes a PolicyError too.
+
+Policy files are read with `POLICY_LIMITS`. Manifests (`placement-webhook mutate`, `preview`)
+are read with `MANIFEST_LIMITS`: any size, and no document may expand through its aliases to
+more values than its file has bytes (an honest manifest has fewer values than bytes; a
+657-byte alias bomb asks for billions).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +44,25 @@ _ALLOWED_TAGS = {
 _MERGE = f"{_CORE}merge"
 
 
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int | None = MAX_FILE_BYTES  # None: any size
+    max_depth: int = MAX_DEPTH
+    max_values: int | None = MAX_VALUES  # None: no more values than the file has bytes
+    loader: Any = yaml.SafeLoader  # whose parser reads the events and composes the nodes
+
+
+POLICY_LIMITS = Limits()
+# Kubernetes objects (a CRD's schema included) nest far less than 128 levels; libyaml's parser
+# (PyYAML's C binding, when built with it) reads the large lists `kubectl get -o yaml` prints.
+MANIFEST_LIMITS = Limits(
+    max_bytes=None,
+    max_depth=128,
+    max_values=None,
+    loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
+)
+
+
 def read_capped(path: Path) -> bytes:
     """The file's bytes, but no more than one byte past the limit: a huge file is refused by
     `compose_documents` without being read whole, and its digest still changes with it."""
@@ -45,21 +70,23 @@ def read_capped(path: Path) -> bytes:
         return f.read(MAX_FILE_BYTES + 1)
 
 
-def compose_documents(filename: str, data: bytes) -> list[yaml.Node | None]:
+def compose_documents(
+    filename: str, data: bytes, limits: Limits = POLICY_LIMITS
+) -> list[yaml.Node | None]:
     """The documents of a file as YAML nodes; an empty document (a trailing `---`) is None."""
-    if len(data) > MAX_FILE_BYTES:
+    if limits.max_bytes is not None and len(data) > limits.max_bytes:
         raise PolicyError(
-            filename, None, None, (), f"the file is larger than {MAX_FILE_BYTES} bytes (1 MiB)"
+            filename, None, None, (), f"the file is larger than {limits.max_bytes} bytes (1 MiB)"
         )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PolicyError(filename, None, None, (), f"not UTF-8 text: {exc}") from None
-    _scan_events(filename, text)
+    _scan_events(filename, text, _bounded(limits, len(data)))
     documents: list[yaml.Node | None] = []
     try:
         # Composed one at a time, so a syntax error names the document it is in.
-        for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+        for node in yaml.compose_all(text, Loader=limits.loader):
             empty = isinstance(node, yaml.ScalarNode) and node.tag == f"{_CORE}null"
             documents.append(None if empty else node)
     except yaml.YAMLError as exc:
@@ -69,10 +96,10 @@ def compose_documents(filename: str, data: bytes) -> list[yaml.Node | None]:
     return documents
 
 
-def to_python(filename: str, index: int, node: yaml.Node) -> Any:
+def to_python(filename: str, index: int, node: yaml.Node, limits: Limits = POLICY_LIMITS) -> Any:
     """Plain data from a composed document. Aliases are expanded (`_scan_events` bounded what
     that costs); duplicate keys are errors (YAML silently keeps one)."""
-    reader = _Reader(filename, index)
+    reader = _Reader(filename, index, limits.max_depth)
     try:
         return reader.value(node, 0)
     except PolicyError:
@@ -83,17 +110,24 @@ def to_python(filename: str, index: int, node: yaml.Node) -> Any:
         raise _unexpected(filename, index, node.start_mark.line + 1, exc) from None
 
 
+def _bounded(limits: Limits, size: int) -> Limits:
+    """The limits with the file's own size as the bound on values, where none is set."""
+    if limits.max_values is not None:
+        return limits
+    return Limits(limits.max_bytes, limits.max_depth, max(size, MAX_VALUES), limits.loader)
+
+
 class _Reader:
-    def __init__(self, filename: str, index: int) -> None:
-        self.filename, self.index = filename, index
+    def __init__(self, filename: str, index: int, max_depth: int = MAX_DEPTH) -> None:
+        self.filename, self.index, self.max_depth = filename, index, max_depth
         self.constructor = yaml.constructor.SafeConstructor()
 
     def refuse(self, node: yaml.Node, path: FieldPath, message: str) -> PolicyError:
         return PolicyError(self.filename, self.index, node.start_mark.line + 1, path, message)
 
     def value(self, node: yaml.Node, depth: int, path: FieldPath = ()) -> Any:
-        if depth > MAX_DEPTH:  # _scan_events has checked it already; kept for direct callers
-            raise self.refuse(node, path, f"nested more than {MAX_DEPTH} levels deep")
+        if depth > self.max_depth:  # _scan_events checked it already; kept for direct callers
+            raise self.refuse(node, path, f"nested more than {self.max_depth} levels deep")
         if node.tag == _MERGE:
             raise self.refuse(
                 node, path, "YAML merge keys (<<) are not supported: write the keys out"
@@ -156,12 +190,12 @@ class _Reader:
         return value
 
 
-def _scan_events(filename: str, text: str) -> None:
+def _scan_events(filename: str, text: str, limits: Limits) -> None:
     """Bound depth and alias expansion before anything is built. Each anchor's expanded size is
     counted once, so an exponential alias chain is refused after a few events."""
-    scan = _Scan(filename)
+    scan = _Scan(filename, limits)
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=limits.loader):
             scan.event(event)
     except PolicyError:
         raise
@@ -172,8 +206,10 @@ def _scan_events(filename: str, text: str) -> None:
 
 
 class _Scan:
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, limits: Limits) -> None:
         self.filename = filename
+        self.max_depth = limits.max_depth
+        self.max_values = limits.max_values or MAX_VALUES
         self.document = 0
         self.open: list[list[Any]] = []  # [anchor, values so far] of each open collection
         self.sizes: dict[str, int] = {}  # anchor -> values it expands to
@@ -191,8 +227,8 @@ class _Scan:
                 self.sizes[event.anchor] = 1
             self.add(event, 1)
         elif isinstance(event, yaml.CollectionStartEvent):
-            if len(self.open) >= MAX_DEPTH:
-                raise self.refuse(event, f"nested more than {MAX_DEPTH} levels deep")
+            if len(self.open) >= self.max_depth:
+                raise self.refuse(event, f"nested more than {self.max_depth} levels deep")
             self.open.append([event.anchor, 1])
         elif isinstance(event, yaml.CollectionEndEvent):
             anchor, size = self.open.pop()
@@ -204,9 +240,10 @@ class _Scan:
         if self.open:
             self.open[-1][1] += size
             size = self.open[-1][1]
-        if size > MAX_VALUES:
+        if size > self.max_values:
             raise self.refuse(
-                event, f"the document expands to more than {MAX_VALUES} values (through aliases)"
+                event,
+                f"the document expands to more than {self.max_values} values (through aliases)",
             )
 
     def refuse(self, event: yaml.Event, message: str) -> PolicyError:

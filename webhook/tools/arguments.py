@@ -8,6 +8,7 @@ from typing import Any
 
 from webhook import __version__
 from webhook.serving import defaults
+from webhook.tools.cluster.command import DRIFT, add_cluster_arguments, add_pools_arguments
 from webhook.tools.preview.command import add_preview_arguments
 
 Command = Callable[[argparse.Namespace], int]
@@ -21,7 +22,7 @@ def build_parser(commands: Mapping[str, Command]) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_serve, _mutate, _preview, _check, _schema, _test, _certs):
+    for add in (_serve, _mutate, _preview, _pools, _check, _schema, _test, _certs):
         command = add(sub)
         command.set_defaults(func=commands[command.prog.rsplit(" ", 1)[-1]])
     return parser
@@ -166,7 +167,31 @@ def _check(sub: Subparsers) -> argparse.ArgumentParser:
         "check", help="validate policy files and prove their placements against their pools"
     )
     check.add_argument("paths", nargs="+", metavar="PATH")
+    check.add_argument(
+        "--nodes",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="compare the declared pools with these Nodes and Karpenter NodePools (kubectl get "
+        "nodes -o json, or nodes,nodepools.karpenter.sh; - for stdin)",
+    )
+    check.add_argument(
+        "--drift",
+        choices=DRIFT,
+        default="error",
+        help="what a difference between pools and nodes is: an error (exit 1, the default) or "
+        "a warning",
+    )
+    add_cluster_arguments(check, "the Nodes and Karpenter NodePools to compare")
     return check
+
+
+def _pools(sub: Subparsers) -> argparse.ArgumentParser:
+    pools: argparse.ArgumentParser = sub.add_parser(
+        "pools", help="write NodePool documents read from the cluster's nodes"
+    )
+    add_pools_arguments(pools)
+    return pools
 
 
 def _schema(sub: Subparsers) -> argparse.ArgumentParser:

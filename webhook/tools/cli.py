@@ -19,6 +19,9 @@ from webhook.errors import PolicyError
 from webhook.policy import load_policy_set
 from webhook.policy.schema import policy_json_schema
 from webhook.tools import arguments
+from webhook.tools.cluster.api import ClusterError
+from webhook.tools.cluster.command import pools_command
+from webhook.tools.inputs import DocumentError, read_inputs
 from webhook.tools.preview.command import preview_command
 from webhook.workloads import kind_of
 
@@ -28,10 +31,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 def default_policies() -> Path:
     """The shipped policy set: `policies/` in a checkout, packaged as `webhook/defaults`."""
     return PACKAGE_DIR / "defaults"
-
-
-def _read_input(path: str) -> bytes:
-    return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -109,15 +108,24 @@ def _parse_labels(text: str | None) -> dict[str, str] | None:
     return out
 
 
+def _read_pod(path: str) -> Any:
+    """The one object of a pod file, read as preview reads its inputs (the safe YAML reader,
+    or JSON); DocumentError when it cannot be."""
+    items = list(read_inputs([path], sys.stdin))
+    if len(items) != 1:
+        raise DocumentError(f"{path}: holds {len(items)} objects, not one pod")
+    return items[0].obj
+
+
 def cmd_mutate(args: argparse.Namespace) -> int:
     try:
         compiled = _load(args.policies)
     except PolicyError as exc:
         return _fail(str(exc))
     try:
-        pod = yaml.safe_load(_read_input(args.pod))
-    except (OSError, yaml.YAMLError) as exc:
-        return _fail(f"cannot read pod {args.pod}: {exc}")
+        pod = _read_pod(args.pod)
+    except DocumentError as exc:
+        return _fail(f"cannot read the pod: {exc}")
     if not isinstance(pod, dict):
         return _fail(f"{args.pod} is not a Pod manifest")
     namespace = args.namespace or str((pod.get("metadata") or {}).get("namespace") or "default")
@@ -169,7 +177,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     policies = [Path(p) for p in args.policies] or [default_policies()]
-    return preview_command(args.inputs, policies, args.namespace, namespace_labels, args.output)
+    return preview_command(args, namespace_labels, policies)
 
 
 def _plain(result: Result) -> Any:
@@ -181,19 +189,30 @@ def _use_color(choice: str) -> bool:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Exit 0 when the set loads, its placements are proven and (with --nodes or --cluster)
+    its pools are the nodes'; 1 otherwise (drift only with --drift=error)."""
     from webhook.proof import prove_placement
+    from webhook.tools.cluster.command import check_drift, read_fleet
     from webhook.workloads.proof import prove_retries
 
     try:
         policy_set = load_policy_set([Path(p) for p in args.paths])
     except PolicyError as exc:
         return _fail(str(exc))
+    fleet = None
+    if args.nodes or args.cluster:
+        try:
+            fleet = read_fleet(args, args.nodes, sys.stdin)
+        except ClusterError as exc:
+            return _fail(str(exc))
     compiled = compile_policy_set(policy_set)
     proof = prove_placement(compiled)
     retries = prove_retries(compiled)
     for warning in [*proof.warnings, *retries.warnings]:
         print(f"warning: {warning}", file=sys.stderr)
     if proof.problems:
+        if fleet is not None:
+            check_drift(policy_set.pools, fleet, args.drift)
         return _fail("\n".join([*map(str, proof.problems), proof.summary()]))
     print(
         f"ok: {len(policy_set.policies)} policies, {len(policy_set.pools)} node pools in "
@@ -201,7 +220,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     print(proof.summary())
     print(retries.summary())
-    return 0
+    drifted = fleet is not None and check_drift(policy_set.pools, fleet, args.drift)
+    return 1 if drifted else 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -243,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
             "serve": cmd_serve,
             "mutate": cmd_mutate,
             "preview": cmd_preview,
+            "pools": pools_command,
             "check": cmd_check,
             "schema": cmd_schema,
             "test": cmd_test,

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,11 +40,11 @@ def workload_retries(
     obj: Mapping[str, Any],
     compiled: CompiledPolicySet,
     default_namespace: str,
-    namespace_labels: Mapping[str, str] | None,
+    labels_of: Callable[[str], Mapping[str, str] | None],
 ) -> Retries:
     if kind_of(obj) is None:
         return Retries()
     namespace = str(metadata(obj).get("namespace") or default_namespace)
-    result = review_workload(compiled, obj, namespace, namespace_labels)
+    result = review_workload(compiled, obj, namespace, labels_of(namespace))
     added = (result.policy,) if result.policy is not None and result.ops else ()
     return Retries(added, tuple(result.warnings))
