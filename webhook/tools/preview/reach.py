@@ -15,10 +15,13 @@ from webhook.match.facts import PodFacts
 
 Spot = Literal["spot", "on-demand", "either", "none"]
 # Why a pod's placement is left as it is, in the order the webhook decides it: the pods it never
-# places, then the pod's own choice, the guard, audit mode, and no placement policy matching.
-DAEMONSET, MIRROR, BOUND = "daemonset", "mirror pod", "bound"
+# places, those bound to a node or a peer, the pod's own choice, the final judgement (by the
+# intent a placement would have broken), unknown namespace labels, audit mode, and no
+# placement policy matching.
+DAEMONSET, MIRROR, BOUND, PINNED = "daemonset", "mirror pod", "bound", "pinned"
 EXCLUDED, KUEUE, OWN = "excluded ns", "kueue", "own placement"
-GUARD, AUDIT, NO_MATCH = "no pool fits", "audit", "no match"
+REFUSED = {"runnable": "no pool fits", "resources": "no pool offers", "off-spot": "kept off spot"}
+SKIPPED, AUDIT, NO_MATCH = "ns labels ?", "audit", "no match"
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,8 @@ def why_unchanged(
     result: Result,
 ) -> str:
     """Why the webhook leaves the placement of `pod` (as admission saw it) as it is."""
-    facts = PodFacts(pod, namespace, namespace_labels, compiled.settings.platform_label_keys)
+    keys = compiled.settings.platform_label_keys
+    facts = PodFacts(pod, namespace, namespace_labels, keys, compiled.nodes)
     owner = facts.owner_kinds[0]
     if owner == "DaemonSet":
         return DAEMONSET
@@ -77,6 +81,8 @@ def why_unchanged(
         return MIRROR
     if spec(pod).get("nodeName"):
         return BOUND
+    if facts.bound:
+        return PINNED
     if compiled.placement_excluded(namespace):
         return EXCLUDED
     if compiled.settings.kueue.placement == "leave" and facts.queued:
@@ -84,7 +90,9 @@ def why_unchanged(
     if facts.own_placement:
         return OWN
     if result.refused:
-        return GUARD
+        return REFUSED.get(result.breaches[result.refused[0]].intent, "refused")
+    if result.skipped:
+        return SKIPPED
     if result.audited:
         return AUDIT
     return NO_MATCH
