@@ -159,6 +159,14 @@ def set_spec(name: str, field: str, value: Any) -> Callable[[dict[str, Doc]], No
 GKE_SPOT = {"key": "cloud.google.com/gke-spot", "value": "true", "effect": "NoSchedule"}
 
 
+def both(*changes: Callable[[dict[str, Doc]], None]) -> Callable[[dict[str, Doc]], None]:
+    def change(pools: dict[str, Doc]) -> None:
+        for one in changes:
+            one(pools)
+
+    return change
+
+
 @pytest.mark.parametrize(
     ("change", "line"),
     [
@@ -178,7 +186,12 @@ GKE_SPOT = {"key": "cloud.google.com/gke-spot", "value": "true", "effect": "NoSc
             "which it does not declare",
         ),
         (
-            set_spec("spot-cpu", "capacityType", "on-demand"),
+            # Declaring it on-demand with the spot label is refused at load (the label
+            # contradicts it): the pool says nothing of spot, its nodes do.
+            both(
+                set_spec("spot-cpu", "capacityType", "on-demand"),
+                set_spec("spot-cpu", "nodeLabels", {"cloud.google.com/gke-nodepool": "spot-cpu"}),
+            ),
             "pool spot-cpu is declared on-demand, but {spot}: spot "
             "(cloud.google.com/gke-spot=true)",
         ),

@@ -72,7 +72,8 @@ def test_the_review_line_holds_no_pod_content(tmp_path: Path):
     for review in reviews(lines):
         assert set(review) == {
             "time", "level", "logger", "msg", "uid", "namespace", "pod", "result", "mode",
-            "policies", "audited", "failed", "refused", "invalid", "patch_ops", "would_add",
+            "policies", "audited", "failed", "refused", "intents", "invalid", "skipped",
+            "patch_ops", "would_add",
             "warnings", "duration_ms",
         }  # fmt: skip
         assert review["mode"] == "enforce" and review["would_add"] == []

@@ -66,8 +66,9 @@ def test_why_a_pod_is_left_as_it_is(capsys: pytest.CaptureFixture[str], tmp_path
     by_name = dict(zip(NAMES, dump(golden_pods())["items"], strict=True))
     code, out, _ = run(capsys, "preview", write_json(tmp_path / "live.json", as_list([
         by_name["daemonset-pod"], by_name["static-mirror-pod"], by_name["kueue-plain-pod"],
-        by_name["jupyterhub-user-server"], live(pod(name="coredns-x", namespace="kube-system"), 0),
-        by_name["job-pod"],
+        live(pod(name="chose", namespace="ml", node_selector={"ng-name": "ondemand"}), 0),
+        live(pod(name="coredns-x", namespace="kube-system"), 0),
+        by_name["job-pod"], by_name["jupyterhub-user-server"],
     ])))  # fmt: skip
     assert code == 0
     assert [row[-1] for row in table_rows(out)[1:]] == [
@@ -76,6 +77,8 @@ def test_why_a_pod_is_left_as_it_is(capsys: pytest.CaptureFixture[str], tmp_path
         "kueue",
         "own placement",
         "excluded ns",
+        "-",
+        # Its chart's tolerations select no declared pool: it chose nothing, and is placed.
         "-",
     ]
 
