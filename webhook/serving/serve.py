@@ -27,7 +27,8 @@ from webhook.serving.connections import (
     tls_protocol,
 )
 from webhook.serving.defaults import POLL_SECONDS, READ_TIMEOUT_SECONDS
-from webhook.serving.limits import KEEP_ALIVE_SECONDS, guarded_protocol
+from webhook.serving.http_protocol import guarded_protocol
+from webhook.serving.limits import KEEP_ALIVE_SECONDS
 from webhook.serving.metrics import Metrics
 from webhook.serving.reload import PolicyWatcher
 from webhook.serving.tls import CertificateReloader
@@ -128,7 +129,6 @@ def _webhook_server(
         create_webhook_app(
             store,
             namespace_labels,
-            read_timeout=options.read_timeout,
             floor_route=options.floor_route,
             metrics=metrics,
         ),
@@ -146,6 +146,10 @@ def _webhook_server(
         access_log=False,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=20,
+        # kube-apiserver calls the webhook directly, never through a proxy whose
+        # X-Forwarded-* headers would need reading on every request.
+        proxy_headers=False,
+        server_header=False,
     )
     return _Server(config, listeners.webhook if listeners else None), certificates
 
