@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from webhook.serving.coalesced_transport import CoalescedTransport
 from webhook.serving.defaults import (
     HANDSHAKE_TIMEOUT_SECONDS,
     MAX_CONNECTIONS,
@@ -200,7 +201,7 @@ class _Relay(asyncio.Protocol):
         self.http = self.make_http()
         # Data goes straight to the HTTP protocol: no extra call per received chunk.
         self.data_received = self.http.data_received  # type: ignore[method-assign]
-        self.http.connection_made(transport)
+        self.http.connection_made(CoalescedTransport(self.transport, asyncio.get_running_loop()))
 
     def data_received(self, data: bytes) -> None:
         self.http.data_received(data)
