@@ -9,7 +9,7 @@ time *between* requests.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -18,6 +18,23 @@ from webhook.serving.defaults import READ_TIMEOUT_SECONDS
 
 MAX_HEAD_BYTES = 64 * 1024  # request line + headers; a real review sends well under 1 KiB
 DRAIN_SECONDS = 1.0  # how long an idle kept-alive connection stays open after SIGTERM
+
+
+class RequestWatcher(Protocol):
+    """Told when a request begins to arrive and when it has arrived whole (the connection
+    layer: a connection waiting for its client may give way to a newcomer)."""
+
+    def request_started(self) -> None: ...
+
+    def request_arrived(self) -> None: ...
+
+
+class _Unwatched:
+    def request_started(self) -> None:
+        pass
+
+    def request_arrived(self) -> None:
+        pass
 
 
 def guarded_protocol(
@@ -40,6 +57,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     read_timeout: float = READ_TIMEOUT_SECONDS
     max_head_bytes: int = MAX_HEAD_BYTES
+    watcher: RequestWatcher = _Unwatched()
     _read_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
     _in_body = False  # the head of the current request is parsed, its body is not whole yet
@@ -60,6 +78,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         if self._read_timer is None:
             self._start_timer()
+        self.watcher.request_started()
         super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
@@ -86,11 +105,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self._refused:
             self._in_body = False
             self._stop_timer()
+            self.watcher.request_arrived()
             super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timer()
         super().connection_lost(exc)
+
+    def idle_since(self) -> float | None:
+        """When the connection became idle (every answer written, no request begun), on the
+        loop's clock; None while it is not."""
+        keep_alive = self.timeout_keep_alive_task  # armed by uvicorn exactly while idle
+        if keep_alive is None or self._read_timer is not None:
+            return None
+        return keep_alive.when() - self.timeout_keep_alive
 
     def shutdown(self) -> None:
         """Graceful stop (SIGTERM). uvicorn closes a kept-alive connection with no request
