@@ -33,21 +33,24 @@ def error_body(message: str) -> bytes:
 
 
 def log_review(outcome: Outcome, seconds: float) -> None:
+    # In one `fields` mapping: logging copies it into the record in one step (logs.py).
     log.info(
         "review",
         extra={
-            "uid": outcome.uid,
-            "namespace": outcome.namespace,
-            "pod": outcome.name,
-            "result": outcome.result,
-            "policies": outcome.applied,
-            "audited": outcome.audited,
-            "failed": outcome.failed,
-            "refused": outcome.refused,
-            "invalid": outcome.invalid,
-            "patch_ops": outcome.patch_ops,
-            "warnings": len(outcome.warnings),
-            "duration_ms": round(seconds * 1000, 3),
+            "fields": {
+                "uid": outcome.uid,
+                "namespace": outcome.namespace,
+                "pod": outcome.name,
+                "result": outcome.result,
+                "policies": outcome.applied,
+                "audited": outcome.audited,
+                "failed": outcome.failed,
+                "refused": outcome.refused,
+                "invalid": outcome.invalid,
+                "patch_ops": outcome.patch_ops,
+                "warnings": len(outcome.warnings),
+                "duration_ms": round(seconds * 1000, 3),
+            }
         },
     )
 

@@ -39,6 +39,10 @@ def configure_logging(level: str = "info") -> None:
 
 
 class JsonFormatter(logging.Formatter):
+    """A record's `extra` fields become the line's; a record may instead carry them all in one
+    `fields` mapping (`extra={"fields": {...}}`), which logging copies into the record in one
+    step instead of one per field (the review line has a dozen)."""
+
     _second = -1
     _time = ""
 
@@ -52,7 +56,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        fields = vars(record).get("fields")
+        if isinstance(fields, dict):
+            entry.update(fields)
+        else:
+            entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
