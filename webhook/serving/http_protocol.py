@@ -9,7 +9,8 @@ time *between* requests.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -20,21 +21,16 @@ MAX_HEAD_BYTES = 64 * 1024  # request line + headers; a real review sends well u
 DRAIN_SECONDS = 1.0  # how long an idle kept-alive connection stays open after SIGTERM
 
 
-class RequestWatcher(Protocol):
+class RequestWatcher(NamedTuple):
     """Told when a request begins to arrive and when it has arrived whole (the connection
     layer: a connection waiting for its client may give way to a newcomer)."""
 
-    def request_started(self) -> None: ...
+    request_started: Callable[[], None]
+    request_arrived: Callable[[], None]
 
-    def request_arrived(self) -> None: ...
 
-
-class _Unwatched:
-    def request_started(self) -> None:
-        pass
-
-    def request_arrived(self) -> None:
-        pass
+def _nothing() -> None:
+    pass
 
 
 def guarded_protocol(
@@ -57,7 +53,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     read_timeout: float = READ_TIMEOUT_SECONDS
     max_head_bytes: int = MAX_HEAD_BYTES
-    watcher: RequestWatcher = _Unwatched()
+    watcher = RequestWatcher(_nothing, _nothing)
     _read_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
     _in_body = False  # the head of the current request is parsed, its body is not whole yet
@@ -82,11 +78,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
-        self._count(len(url))
+        self._head_bytes += len(url)
+        if self._head_bytes > self.max_head_bytes:
+            self._head_too_big()
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value))
+        self._head_bytes += len(name) + len(value)  # counted here: one call less per header
+        if self._head_bytes > self.max_head_bytes:
+            self._head_too_big()
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
@@ -137,9 +137,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         ):
             self.transport.close()
 
-    def _count(self, size: int) -> None:
-        self._head_bytes += size
-        if self._head_bytes > self.max_head_bytes and not self._refused:
+    def _head_too_big(self) -> None:
+        if not self._refused:
             self._refuse(431, "Request Header Fields Too Large")
 
     def _start_timer(self) -> None:

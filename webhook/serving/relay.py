@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol, cast
 
 from webhook.serving.coalesced_transport import CoalescedTransport
 from webhook.serving.connection_table import ConnectionTable
+from webhook.serving.http_protocol import GuardedHttpToolsProtocol, RequestWatcher
 
 log = logging.getLogger("webhook.connections")
 
@@ -49,19 +51,11 @@ class Relay(asyncio.Protocol):
     # --- the table's view (connection_table.Held) ---
 
     def idle_since(self) -> float | None:
-        idle_since = getattr(self.http, "idle_since", None)
-        return None if idle_since is None else cast(float | None, idle_since())
+        http = self.http
+        return http.idle_since() if isinstance(http, GuardedHttpToolsProtocol) else None
 
     def close_for_room(self) -> None:
         (self.transport or self.tcp).abort()
-
-    # --- the HTTP protocol's view (http_protocol.RequestWatcher) ---
-
-    def request_started(self) -> None:
-        self.owner.table.waits(self)
-
-    def request_arrived(self) -> None:
-        self.owner.table.arrived(self)
 
     # --- the transport's view ---
 
@@ -78,8 +72,10 @@ class Relay(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         http = self.http = self.make_http()
-        if hasattr(http, "watcher"):
-            http.watcher = self
+        if isinstance(http, GuardedHttpToolsProtocol):
+            # Called on every request: the table's own methods, bound to this connection.
+            table = self.owner.table
+            http.watcher = RequestWatcher(partial(table.waits, self), partial(table.arrived, self))
         # Data goes straight to the HTTP protocol: no extra call per received chunk.
         self.data_received = http.data_received  # type: ignore[method-assign]
         http.connection_made(CoalescedTransport(self.transport, self.loop))
