@@ -76,6 +76,7 @@ class PortConnections:
         self.trim: asyncio.TimerHandle | None = None
 
     def admit(self, relay: Relay) -> bool:
+        """Whether the new connection may stay (another may have been closed to make room)."""
         closed_before = dict(self.table.closed_for_room)
         refusal = self.table.admit(relay)
         if refusal is not None:
@@ -101,16 +102,15 @@ class PortConnections:
         if count % EVENTS_PER_LOG_LINE != 1:
             return
         if refusal == "source_limit":
-            why = f"{source} holds {self.limits.max_per_source} (--max-connections-per-source)"
+            why = f"{source} holds {self.limits.max_per_source}, the most one address may"
         else:
-            why = f"all {self.limits.max_connections} are busy answering (--max-connections)"
+            why = f"all {self.limits.max_connections}, the cap, are busy answering"
         log.warning("%s connection from %s closed: %s; %d so far", self.name, source, why, count)
 
     def _log_closing(self, given: Given, count: int) -> None:
         if count % EVENTS_PER_LOG_LINE == 1:
             log.warning(
-                "%s connection closed to make room at the cap (%d, --max-connections): the one "
-                "%s longest; %d so far",
+                "%s connection closed to make room at the cap (%d): the one %s longest; %d so far",
                 self.name,
                 self.limits.max_connections,
                 "waiting for its client" if given == "waiting" else "idle",
