@@ -86,7 +86,7 @@ def run(profile: Profile, out: Path, scratch: Path, install: bool) -> Results:
     )
     results.calls = calls.counted()
     _say(f"worst shapes: {len(worst_shapes.SHAPES)} shapes, and pods at the body limit")
-    results.worst = worst_shapes.measure(profile.engine_seconds, min(profile.engine_repeats, 3))
+    results.worst = worst_shapes.measure(profile.engine_seconds, min(profile.engine_repeats, 5))
     results.wrk, results.wrk_note = find_wrk(install)
     if results.wrk is None:
         _say(f"warning: {results.wrk_note}")
