@@ -6,8 +6,10 @@ not refused: room is made by closing, in this order,
 
 1. the connection that has waited longest for its client: for its TLS handshake to finish or
    for a request to arrive whole (a real client needs milliseconds for either);
-2. else, of the sources holding the most connections, the connection idle the longest
-   (kube-apiserver's client reuses the connection idle the shortest first).
+2. else, of the sources holding the most connections, the connection idle the longest:
+   kube-apiserver's client is Go's `net/http` Transport, whose `queueForIdleConn` takes the
+   most recently used idle connection first, so the one idle longest is the least likely to
+   be carrying a review when it is closed.
 
 A connection whose answer is being computed or written is never closed: when every one is in
 that state, the newcomer is. First come, first served let one client that opened the cap's
