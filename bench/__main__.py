@@ -1,8 +1,10 @@
 """`python -m bench` (`make bench`): the whole benchmark in one run, on this machine.
 
-Writes results.md and PNG plots (into bench/ by default; scratch files into bench/out/):
+Writes results.md (with a history row per run) and PNG plots (into bench/ by default; scratch
+files into bench/out/), and prints each target with its figure and verdict:
 1. engine cost in process, per pod size and policy-set size, against the JSON floor;
-2. the real server over HTTPS under wrk, `/mutate` against a no-op `/floor`, 1 and 2 workers;
+2. the real server over HTTPS under wrk, `/mutate` against a no-op `/floor` and the raw ASGI
+   floor, 1 and 2 workers;
 3. a burst of 1,000 distinct reviews at concurrency 100;
 4. the server's RSS, idle and under load, with the default policies and with 1,000.
 `--quick` runs a small version of every part (the CI smoke test).

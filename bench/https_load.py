@@ -1,5 +1,7 @@
-"""Over HTTPS: the real server under wrk, `/mutate` against the no-op `/floor` of the same
-processes, with the server's memory sampled while the load runs.
+"""Over HTTPS: the real server under wrk, `/mutate` against two floors, with the server's
+memory sampled while the load runs. The floors: the no-op `/floor` of the same processes (the
+same stack as /mutate: FastAPI, the connection layer, TLS), and the raw ASGI floor, a ten-line
+ASGI app on plain uvicorn with the same TLS (`raw_floor.py`): what Python serves at all.
 
 Figures from one run move with whatever else the machine is doing, so every cell is run
 several times and reported as a spread: min, median and max. Targets are judged on the
@@ -8,38 +10,21 @@ median, which one lucky or unlucky run does not move.
 
 from __future__ import annotations
 
-import statistics
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.serving import Server
+from bench.stats import Spread
 from bench.wrk import WrkResult, run_wrk
 
 
 @dataclass(frozen=True)
-class Spread:
-    low: float
-    median: float
-    high: float
-
-    @classmethod
-    def of(cls, values: Iterable[float]) -> Spread:
-        ordered = sorted(values)
-        if not ordered:
-            raise ValueError("a spread needs at least one value")
-        return cls(ordered[0], statistics.median(ordered), ordered[-1])
-
-    def show(self, digits: int = 0) -> str:
-        """`median (min-max)`."""
-        return f"{self.median:.{digits}f} ({self.low:.{digits}f}-{self.high:.{digits}f})"
-
-
-@dataclass(frozen=True)
 class HttpsRow:
-    """One cell (workers, path, connections), every run of it kept."""
+    """One cell (workers, path, connections), every run of it kept. The raw ASGI floor's path
+    is RAW."""
 
     workers: int
     path: str
@@ -69,6 +54,9 @@ class HttpsRow:
         return sum(r.errors for r in self.runs)
 
 
+RAW = "raw ASGI"
+
+
 @contextmanager
 def peak_rss(server: Server, every: float = 0.1) -> Iterator[list[int]]:
     """Samples (total, largest worker) RSS until the block ends; yields [peak total, peak
@@ -93,6 +81,7 @@ def peak_rss(server: Server, every: float = 0.1) -> Iterator[list[int]]:
 
 def load_server(
     server: Server,
+    raw: Server | None,
     wrk: str,
     body_file: Path,
     concurrencies: list[int],
@@ -100,31 +89,39 @@ def load_server(
     repeats: int,
     scratch: Path,
 ) -> list[HttpsRow]:
-    """Each path at each concurrency `repeats` times, the floor and the webhook taking turns
-    so that a slow spell of the machine falls on both."""
+    """Each path at each concurrency `repeats` times, the floors and the webhook taking turns
+    so that a slow spell of the machine falls on each."""
     script = scratch / "post.lua"
-    run_wrk(wrk, server.url + "/mutate", body_file, 16, min(1.0, seconds), script)  # warm-up
+    cells = [(server, "/floor"), (server, "/mutate")]
+    if raw is not None:
+        cells.insert(0, (raw, RAW))
+    for target, path in cells:  # warm-up
+        run_wrk(wrk, _url(target, path), body_file, 16, min(1.0, seconds), script)
     rows = []
     for connections in concurrencies:
-        runs: dict[str, list[tuple[WrkResult, float, int]]] = {"/floor": [], "/mutate": []}
+        runs: dict[str, list[tuple[WrkResult, float, int]]] = {path: [] for _, path in cells}
         for _ in range(repeats):
-            for path, seen in runs.items():
-                cpu = server.cpu_seconds()
-                with peak_rss(server) as peak:
+            for target, path in cells:
+                cpu = target.cpu_seconds()
+                with peak_rss(target) as peak:
                     result = run_wrk(
-                        wrk, server.url + path, body_file, connections, seconds, script
+                        wrk, _url(target, path), body_file, connections, seconds, script
                     )
-                cpu = (server.cpu_seconds() - cpu) / max(result.requests, 1) * 1e6
-                seen.append((result, cpu, peak[0]))
+                cpu = (target.cpu_seconds() - cpu) / max(result.requests, 1) * 1e6
+                runs[path].append((result, cpu, peak[0]))
         rows += [
             HttpsRow(
-                server.workers,
+                target.workers,
                 path,
                 connections,
-                runs=tuple(r for r, _, _ in seen),
-                cpu_runs=tuple(c for _, c, _ in seen),
-                rss_kib=max(p for _, _, p in seen),
+                runs=tuple(r for r, _, _ in runs[path]),
+                cpu_runs=tuple(c for _, c, _ in runs[path]),
+                rss_kib=max(p for _, _, p in runs[path]),
             )
-            for path, seen in runs.items()
+            for target, path in cells
         ]
     return rows
+
+
+def _url(server: Server, path: str) -> str:
+    return server.url + ("/" if path == RAW else path)

@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from bench.https_load import RAW
+
 if TYPE_CHECKING:
     from bench.run import Results
 
@@ -49,9 +51,11 @@ def _set_name(label: str) -> str:
 def _https(results: Results, path: Path) -> Path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
     for workers in sorted({r.workers for r in results.https}):
-        color = f"C{workers - 1}"  # one color per worker count: floor dashed, webhook solid
-        for route, style in (("/floor", "--"), ("/mutate", "-")):
+        color = f"C{workers - 1}"  # one color per worker count; raw floor dotted, /floor dashed
+        for route, style in ((RAW, ":"), ("/floor", "--"), ("/mutate", "-")):
             rows = [r for r in results.https if r.workers == workers and r.path == route]
+            if not rows:
+                continue
             x = [r.concurrency for r in rows]
             name = f"{route} {workers} worker{'s' if workers > 1 else ''}"
             # The median of the runs, with a bar from the lowest to the highest run.

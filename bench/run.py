@@ -8,12 +8,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import engine_cost, pods, preview_scale, report, worst_shapes
+from bench import calls, engine_cost, pods, preview_scale, report, worst_shapes
 from bench.burst import BurstResult, run_burst
 from bench.https_load import HttpsRow, load_server, peak_rss
 from bench.plots import write_plots
 from bench.policies import write_policy_dir
-from bench.serving import running_server
+from bench.serving import running_raw_floor, running_server
 from bench.wrk import find_wrk, run_wrk
 
 
@@ -64,6 +64,7 @@ QUICK = Profile(
 class Results:
     profile: Profile
     engine: list[engine_cost.EngineRow] = field(default_factory=list)
+    calls: dict[str, tuple[int, int]] = field(default_factory=dict)  # pod -> handle, serving
     worst: list[worst_shapes.WorstRow] = field(default_factory=list)
     https: list[HttpsRow] = field(default_factory=list)
     bursts: dict[tuple[int, str], BurstResult] = field(default_factory=dict)  # (workers, path)
@@ -83,8 +84,9 @@ def run(profile: Profile, out: Path, scratch: Path, install: bool) -> Results:
     results.engine = engine_cost.measure(
         profile.engine_seconds, profile.engine_repeats, profile.engine_sets
     )
+    results.calls = calls.counted()
     _say(f"worst shapes: {len(worst_shapes.SHAPES)} shapes, and pods at the body limit")
-    results.worst = worst_shapes.measure(profile.engine_seconds, min(profile.engine_repeats, 3))
+    results.worst = worst_shapes.measure(profile.engine_seconds, min(profile.engine_repeats, 5))
     results.wrk, results.wrk_note = find_wrk(install)
     if results.wrk is None:
         _say(f"warning: {results.wrk_note}")
@@ -96,13 +98,17 @@ def run(profile: Profile, out: Path, scratch: Path, install: bool) -> Results:
 
     for workers in profile.workers:
         _say(f"server with the default policies, {workers} worker(s)")
-        with running_server(scratch, defaults, workers) as server:
+        with (
+            running_server(scratch, defaults, workers) as server,
+            running_raw_floor(scratch, workers) as raw,
+        ):
             time.sleep(0.5)
             idle = server.rss()
             with peak_rss(server) as peak:
                 if results.wrk:
                     results.https += load_server(
                         server,
+                        raw,
                         results.wrk,
                         body_file,
                         profile.concurrencies,
@@ -148,6 +154,7 @@ def run(profile: Profile, out: Path, scratch: Path, install: bool) -> Results:
     report.write(results, out / "results.md", figures)
     preview_scale.append_section(out / "results.md", previews)
     _say(f"wrote {out / 'results.md'} and {len(figures)} plots in {results.seconds:.0f}s")
+    print(report.summary(results), flush=True)
     return results
 
 

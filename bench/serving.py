@@ -21,6 +21,7 @@ from pathlib import Path
 from webhook.tools.certs import ensure_dev_certificate
 
 BIN = Path(sys.executable).parent / "placement-webhook"
+REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -114,19 +115,57 @@ def running_server(
         workers,
     )
     try:
-        _wait_ready(server, log_level)
+        wait_ready(server, log_level)
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _stop(process)
 
 
-def _wait_ready(server: Server, log_level: str, seconds: float = 120.0) -> None:
+@contextlib.contextmanager
+def running_raw_floor(out: Path, workers: int = 1) -> Iterator[Server]:
+    """The raw ASGI floor (`bench/raw_floor.py`) in a subprocess, with `workers` processes, on
+    the same certificate as the webhook; stopped with SIGTERM afterwards."""
+    cert, key, ca = ensure_dev_certificate(out / "certs")
+    port = free_port()
+    args = [sys.executable, "-m", "bench.raw_floor", "--port", str(port)]
+    args += ["--cert-file", str(cert), "--key-file", str(key), "--workers", str(workers)]
+    log_file = out / f"server-raw-floor-{workers}w.log"
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    server = Server(process, f"https://localhost:{port}", "", ca, log_file, workers)
+    try:
+        _wait_listening(server, port)
+        yield server
+    finally:
+        _stop(process)
+
+
+def _wait_listening(server: Server, port: int, seconds: float = 60.0) -> None:
+    """Until every worker has started and the port accepts connections."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            log = server.log_file.read_text(errors="replace")
+            raise RuntimeError(f"server exited with {server.process.returncode}:\n{log}")
+        log = server.log_file.read_text(errors="replace")
+        if log.count("Started server process") >= server.workers and "running on" in log:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"server not listening after {seconds:g}s; see {server.log_file}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_ready(server: Server, log_level: str, seconds: float = 120.0) -> None:
     """Until /readyz answers and every worker has started its servers: at info level each
     worker logs uvicorn's "Application startup complete" once, for its webhook server (the
     health port's answers /readyz); quieter, a second's grace after the workers exist stands in

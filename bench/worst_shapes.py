@@ -104,6 +104,13 @@ def env_pod(n: int) -> Pod:
     return pod
 
 
+def labels_pod(n: int) -> Pod:
+    """A pod with n labels: what every label selector of every policy reads."""
+    pod = pods.small_pod()
+    pod["metadata"]["labels"] = {f"example.com/l{i}": "v" for i in range(n)}
+    return pod
+
+
 def _required_terms(pod: Mapping[str, Any]) -> list[Any]:
     node = pod["spec"]["affinity"]["nodeAffinity"]
     terms: list[Any] = node["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
@@ -153,6 +160,7 @@ AT_THE_LIMIT = {
     "environment variables (3 MiB)": (env_pod, 24_000),
     "distinct extended resources (3 MiB)": (extended_resources_pod, 60_000),
     "ORed nodeSelectorTerms (3 MiB)": (terms_pod, 36_000),
+    "labels (3 MiB)": (labels_pod, 100_000),
 }
 
 

@@ -6,13 +6,15 @@ Nothing here asserts a time: speed is what the full run (`make bench`) reports.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from bench.https_load import HttpsRow
-from bench.report import targets
+from bench.history import history_section
+from bench.https_load import RAW, HttpsRow
 from bench.run import QUICK, Results
+from bench.targets import targets
 from bench.wrk import WrkResult
 from tests.system_tools import optional
 
@@ -30,6 +32,13 @@ def test_quick_benchmark_writes_results_and_plots(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     results = (tmp_path / "results.md").read_text()
+    # Every target printed with its figure and verdict at the end of the run.
+    printed = run.stdout[run.stdout.index("bench: targets") :].splitlines()[1:]
+    assert printed and all(re.match(r"  \[(met|MISSED by .+)\] .+: .+", line) for line in printed)
+    assert any("raw ASGI floor" in line for line in printed) == bool(shutil.which("wrk"))
+    # One history row, this run's: the file did not exist before.
+    history = results[results.index("## History") :].splitlines()
+    assert len([line for line in history if line.startswith("| ") and "quick" in line]) == 1
 
     for section in ("## Machine", "## Targets", "## 1. Engine cost", "## 3. Burst", "## 4. Memory"):
         assert section in results
@@ -44,7 +53,8 @@ def test_quick_benchmark_writes_results_and_plots(tmp_path: Path) -> None:
         # The HTTPS table: 1 worker at 16 connections, each figure the median (min-max) of the
         # quick profile's 3 runs.
         row = next(line for line in results.splitlines() if line.startswith("| 1 | 16 |"))
-        assert re.search(r"\| \d+ \(\d+-\d+\) \| \d+ \(\d+-\d+\) \|", row), row
+        # requests/s of the raw floor, /floor and /mutate
+        assert re.search(r"\| \d+ \(\d+-\d+\) \| \d+ \(\d+-\d+\) \| \d+ \(\d+-\d+\) \|", row)
         assert "median (min-max) of 3 runs" in results
     else:
         assert "Not measured: wrk is not installed" in results
@@ -65,16 +75,31 @@ def cell(path: str, p99s: list[float], cpu_us: float) -> HttpsRow:
 
 
 def test_https_targets_are_judged_on_the_median_of_the_runs() -> None:
-    """One lucky run of the webhook (15 ms) and one unlucky run of the floor (50 ms) would
-    meet "p99 at most 2x the floor's" on the best runs (15 vs 10); the medians miss it."""
+    """One lucky run of the webhook (15 ms) and one unlucky run of the raw floor (50 ms) would
+    meet "p99 at most 3x the raw floor's" on the best runs (15 vs 10); the medians miss it."""
     results = Results(QUICK)
     results.https = [
-        cell("/floor", [10, 10, 50, 10, 10], cpu_us=400),
-        cell("/mutate", [25, 15, 25, 25, 25], cpu_us=450),
+        cell(RAW, [10, 10, 50, 10, 10], cpu_us=100),
+        cell("/mutate", [35, 15, 35, 35, 35], cpu_us=300),
     ]
-    verdicts = {target: (measured, verdict) for target, measured, verdict in targets(results)}
-    measured, verdict = verdicts["HTTPS, 1 worker(s), 16 connections: p99 at most 2x the floor's"]
-    assert measured == "median (min-max) of 5 runs: 25.0 (15.0-25.0) vs 10.0 (10.0-50.0) ms = 2.50x"
-    assert verdict.startswith("**missed** by 1.2x")
-    throughput = "HTTPS, 1 worker(s), 16 connections: throughput at least 80% of the floor"
-    assert verdicts[throughput][1] == "met"  # 400 / 450 µs of CPU per request: 89%
+    verdicts = {t.name: t for t in targets(results)}
+    p99 = verdicts[
+        "HTTPS, 1 worker(s), 16 connections: /mutate p99 at most 3x the raw ASGI floor's"
+    ]
+    assert (
+        p99.measured
+        == "median (min-max) of 5 runs: 35.0 (15.0-35.0) vs 10.0 (10.0-50.0) ms = 3.50x"
+    )
+    assert p99.verdict.startswith("**missed** by 1.2x")
+    throughput = (
+        "HTTPS, 1 worker(s), 16 connections: /mutate throughput at least 0.3x the raw ASGI floor's"
+    )
+    assert verdicts[throughput].met  # 100 / 300 µs of CPU per request: 0.33x
+
+
+def test_each_run_adds_a_row_to_the_history_of_the_results_it_replaces() -> None:
+    results = Results(QUICK)
+    first = "\n".join(history_section(results, "", "run 1"))
+    second = "\n".join(history_section(results, f"# Benchmark results\n\n{first}", "run 2"))
+    rows = [line for line in second.splitlines() if line.startswith("| run ") and "quick" in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| run 1", "| run 2"]

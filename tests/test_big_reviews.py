@@ -19,7 +19,8 @@ from tests.pods import plain
 from tests.reviews import AppClient
 from tests.scraping import response_of
 from webhook.engine import mutate
-from webhook.serving.app import OFFLOAD_BYTES, create_webhook_app
+from webhook.serving.app import create_webhook_app
+from webhook.serving.mutate_route import OFFLOAD_BYTES
 from webhook.serving.serve import load_store
 
 JSON = {"Content-Type": "application/json"}

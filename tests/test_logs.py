@@ -3,7 +3,10 @@ level the operator sets with --log-level, and nothing of the pod's spec."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from tests.reviews import review as admission_review
 from tests.scraping import client, gpu_step, plain_pod, pod_review, response_of, send
 from tests.servers import running_server
 from webhook.serving.admission import handle
+from webhook.serving.logs import BatchedStreamHandler, JsonFormatter
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "s3cr3t-token-value"
@@ -111,3 +115,36 @@ def test_uvicorns_lifecycle_lines_are_logged_once(tmp_path: Path):
     lifecycle = [line["msg"] for line in lines if line["logger"] == "uvicorn.error"]
     assert "Application startup complete." in lifecycle and "Shutting down" in lifecycle
     assert len(lifecycle) == len(set(lifecycle)), lifecycle
+
+
+def test_lines_of_one_loop_turn_are_written_together_and_a_warning_at_once() -> None:
+    """Review lines logged on the event loop wait for the end of its turn (one write for all of
+    them); a warning is written at once, after the lines that wait; off the loop, at once."""
+    stream = io.StringIO()
+    handler = BatchedStreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("tests.batched")
+    logger.handlers[:], logger.propagate, logger.level = [handler], False, logging.INFO
+
+    def written() -> list[str]:
+        return [json.loads(line)["msg"] for line in stream.getvalue().splitlines()]
+
+    async def one_turn() -> list[list[str]]:
+        seen = []
+        logger.info("first")
+        logger.info("second")
+        seen.append(written())
+        await asyncio.sleep(0)  # the turn ends: the waiting lines are written
+        seen.append(written())
+        logger.info("third")
+        logger.warning("problem")
+        seen.append(written())
+        return seen
+
+    assert asyncio.run(one_turn()) == [
+        [],
+        ["first", "second"],
+        ["first", "second", "third", "problem"],
+    ]
+    logger.info("off the loop")
+    assert written()[-1] == "off the loop"

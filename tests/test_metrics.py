@@ -34,6 +34,7 @@ from tests.test_reload import new_pki, serial_of, tls_volume
 from webhook import __version__
 from webhook.policy.load import load_policy_set
 from webhook.serving.admission import Outcome
+from webhook.serving.connections import HEALTH_LIMITS, ConnectionLimits, PortConnections
 from webhook.serving.metrics import LATENCY_BUCKETS, Metrics
 from webhook.serving.namespaces import NamespaceView
 from webhook.serving.serve import load_store
@@ -276,7 +277,11 @@ def test_certificate_expiry_and_reloads(tmp_path: Path):
 
 def test_monitoring_queries_name_only_exported_metrics(tmp_path: Path):
     """The dashboard and the alerts must not drift from the metric names."""
-    metrics = Metrics(load_store([SHIPPED]), NamespaceView())
+    ports = [
+        PortConnections("webhook", ConnectionLimits()),
+        PortConnections("health", HEALTH_LIMITS),
+    ]
+    metrics = Metrics(load_store([SHIPPED]), NamespaceView(), ports)
     pki = new_pki()
     metrics.watch_certificates(tls_volume(tmp_path / "tls", pki, pki.leaf())[1])
     loaded = "default-pool"  # series of policies not in the set are dropped at the scrape

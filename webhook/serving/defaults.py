@@ -13,9 +13,16 @@ HANDSHAKE_TIMEOUT_SECONDS = 10.0  # a real client needs milliseconds; the loop's
 WRITE_TIMEOUT_SECONDS = 10.0  # a client that reads none of a waiting answer is cut after it
 # Each open connection costs at most ~60 KiB (measured: docs/reliability.md); 1,000 of them
 # stay well inside the Deployment's 256 MiB with the server's own ~70 MiB. The apiserver keeps
-# a few kept-alive connections per replica and instance.
+# a few kept-alive connections per replica and instance, and opens more in a burst: its
+# mutating requests in flight are bounded by --max-mutating-requests-inflight (200 by default)
+# per instance. One source may hold half the cap, so that no single client can fill it.
 MAX_CONNECTIONS = 1000
 # Pod classes the placement proof tries when a set is loaded (and in policy tests): a set of a
 # thousand policies derives more than ten thousand, each a run of the whole set, and the
 # replica is not ready until its set is loaded. `check` tries every class.
 PROOF_CLASSES = 3000
+MAX_CONNECTIONS_PER_SOURCE = 500
+# The health port (probes, /metrics) serves a few clients: kubelet opens a connection per
+# probe, Prometheus keeps one per scraper.
+HEALTH_MAX_CONNECTIONS = 100
+HEALTH_MAX_CONNECTIONS_PER_SOURCE = 20

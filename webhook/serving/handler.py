@@ -34,25 +34,28 @@ def error_body(message: str) -> bytes:
 
 
 def log_review(outcome: Outcome, seconds: float) -> None:
+    # In one `fields` mapping: logging copies it into the record in one step (logs.py).
     log.info(
         "review",
         extra={
-            "uid": outcome.uid,
-            "namespace": outcome.namespace,
-            "pod": outcome.name,
-            "result": outcome.result,
-            "mode": outcome.mode,
-            "policies": outcome.applied,
-            "audited": outcome.audited,
-            "failed": outcome.failed,
-            "refused": outcome.refused,
-            "intents": outcome.refused_intents,
-            "invalid": outcome.invalid,
-            "skipped": outcome.skipped,
-            "patch_ops": outcome.patch_ops,
-            "would_add": outcome.would_add,
-            "warnings": len(outcome.warnings),
-            "duration_ms": round(seconds * 1000, 3),
+            "fields": {
+                "uid": outcome.uid,
+                "namespace": outcome.namespace,
+                "pod": outcome.name,
+                "result": outcome.result,
+                "mode": outcome.mode,
+                "policies": outcome.applied,
+                "audited": outcome.audited,
+                "failed": outcome.failed,
+                "refused": outcome.refused,
+                "intents": outcome.refused_intents,
+                "invalid": outcome.invalid,
+                "skipped": outcome.skipped,
+                "patch_ops": outcome.patch_ops,
+                "would_add": outcome.would_add,
+                "warnings": len(outcome.warnings),
+                "duration_ms": round(seconds * 1000, 3),
+            }
         },
     )
 

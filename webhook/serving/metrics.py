@@ -12,6 +12,7 @@ are summed over all workers (prometheus-client's multiprocess mode; docs/observa
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -27,7 +28,7 @@ from webhook.engine import INTENTS, CompiledPolicySet
 from webhook.policy import PolicyStore
 from webhook.serving.admission import Outcome
 from webhook.serving.audit import whole_set_audited
-from webhook.serving.connections import ConnectionCount
+from webhook.serving.connections import PortConnections
 from webhook.serving.state_metrics import (
     PREFIX,
     CertificateCollector,
@@ -56,7 +57,7 @@ class Metrics:
         self,
         store: PolicyStore[CompiledPolicySet],
         namespaces: NamespaceSource | None = None,
-        connections: ConnectionCount | None = None,
+        ports: Sequence[PortConnections] = (),
     ) -> None:
         self.store = store
         # The `_created` series double the series count and no dashboard here reads them.
@@ -129,7 +130,7 @@ class Metrics:
             self._child(self.reviews, result)
         for intent in INTENTS:
             self._child(self.refused_intents, intent)
-        self.state = StateCollector(store, namespaces, connections)
+        self.state = StateCollector(store, namespaces, ports)
         self.registry.register(self.state)
         self.certificates: CertificateCollector | None = None
 

@@ -23,13 +23,16 @@ from webhook.serving import defaults
 from webhook.serving.app import create_health_app, create_webhook_app
 from webhook.serving.audit import whole_set_audited
 from webhook.serving.connections import (
-    ConnectionCount,
+    HEALTH_LIMITS,
     ConnectionLimits,
+    PortConnections,
     allow_open_files,
+    plain_protocol,
     tls_protocol,
 )
 from webhook.serving.defaults import POLL_SECONDS, READ_TIMEOUT_SECONDS
-from webhook.serving.limits import KEEP_ALIVE_SECONDS, guarded_protocol
+from webhook.serving.http_protocol import guarded_protocol
+from webhook.serving.limits import KEEP_ALIVE_SECONDS
 from webhook.serving.logs import HEALTH, SERVER
 from webhook.serving.metrics import Metrics
 from webhook.serving.reload import PolicyWatcher
@@ -56,6 +59,7 @@ class ServeOptions:
     proof_classes: int = defaults.PROOF_CLASSES
     audit: bool = False  # the whole set in audit mode, whatever its PolicySettings say
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
+    health_connections: ConnectionLimits = HEALTH_LIMITS
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -107,16 +111,17 @@ async def serve(options: ServeOptions, listeners: Listeners | None = None) -> No
         from webhook.serving.namespaces import start_namespace_view
 
         namespace_view, namespace_watcher = start_namespace_view()
-    connection_count = ConnectionCount()
-    metrics = Metrics(store, namespace_view, connection_count)
-    allow_open_files(options.connections)
+    webhook_port = PortConnections("webhook", options.connections)
+    health_port = PortConnections("health", options.health_connections)
+    metrics = Metrics(store, namespace_view, [webhook_port, health_port])
+    allow_open_files(options.connections, options.health_connections)
     lookup = namespace_view.lookup if namespace_view is not None else None
     webhook, certificates = _webhook_server(
-        options, store, lookup, metrics, listeners, connection_count
+        options, store, lookup, metrics, listeners, webhook_port
     )
     servers = [webhook]
     if options.health_port:
-        servers.append(_health_server(options, store, metrics, listeners))
+        servers.append(_health_server(options, store, metrics, listeners, health_port))
     watchers: list[Coroutine[Any, Any, None]] = []
     if options.policy_poll_seconds > 0:
         watchers.append(PolicyWatcher(store, options.policy_poll_seconds).run())
@@ -138,7 +143,7 @@ def _webhook_server(
     namespace_labels: Any,
     metrics: Metrics,
     listeners: Listeners | None,
-    connection_count: ConnectionCount,
+    port: PortConnections,
 ) -> tuple[uvicorn.Server, CertificateReloader]:
     certificates = CertificateReloader(options.cert_file, options.key_file, tls_context_hardening)
     # Every handshake starts on this context; its SNI callback hands over the newest one.
@@ -149,26 +154,26 @@ def _webhook_server(
         create_webhook_app(
             store,
             namespace_labels,
-            read_timeout=options.read_timeout,
             floor_route=options.floor_route,
             metrics=metrics,
         ),
         host=options.host,
         port=options.port,
         # TLS is done by the protocol (webhook/serving/connections.py), not by uvicorn.
-        http=tls_protocol(
-            guarded_protocol(options.read_timeout),
-            listening,
-            options.connections,
-            connection_count,
-        ),
-        log_level=options.log_level,
-        log_config=None,
-        access_log=False,
+        http=webhook_protocol(options, listening, port),
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=20,
+        **_uvicorn_settings(options),
     )
     return _Server(config, listeners.webhook if listeners else None), certificates
+
+
+def webhook_protocol(
+    options: ServeOptions, context: ssl.SSLContext, port: PortConnections
+) -> type[asyncio.Protocol]:
+    """What uvicorn makes for each connection to the webhook port: the connection's gate,
+    then TLS, then HTTP, within the port's limits."""
+    return tls_protocol(guarded_protocol(options.read_timeout), context, port)
 
 
 def _health_server(
@@ -176,16 +181,32 @@ def _health_server(
     store: PolicyStore[CompiledPolicySet],
     metrics: Metrics,
     listeners: Listeners | None,
+    port: PortConnections,
 ) -> uvicorn.Server:
     config = uvicorn.Config(
         create_health_app(store, metrics),
         host=options.host,
         port=options.health_port or 0,
-        log_level=options.log_level,
-        log_config=None,
-        access_log=False,
+        # Bounded as the webhook port is: a flood of probes or scrapes shares the worker.
+        http=plain_protocol(guarded_protocol(options.read_timeout), port),
+        **_uvicorn_settings(options),
     )
     return _Server(config, listeners.health if listeners else None, name=HEALTH)
+
+
+def _uvicorn_settings(options: ServeOptions) -> dict[str, Any]:
+    return {
+        "log_level": options.log_level,
+        "log_config": None,
+        "access_log": False,
+        # kube-apiserver, kubelet and Prometheus call the server directly, never through a
+        # proxy whose X-Forwarded-* headers would need reading on every request.
+        "proxy_headers": False,
+        "server_header": False,
+        # No WebSocket: an upgrade would hand the connection to another protocol, out of
+        # the port's count.
+        "ws": "none",
+    }
 
 
 async def run_servers(servers: Sequence[uvicorn.Server]) -> None:

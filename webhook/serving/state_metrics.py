@@ -4,7 +4,7 @@ no knowledge of Prometheus."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -14,7 +14,7 @@ from webhook import __version__
 from webhook.engine import CompiledPolicySet
 from webhook.policy import PolicyStore
 from webhook.serving.audit import whole_set_audited
-from webhook.serving.connections import ConnectionCount
+from webhook.serving.connections import PortConnections
 from webhook.serving.tls import LoadedCertificate
 
 PREFIX = "placement_webhook"
@@ -73,18 +73,18 @@ class CertificateCollector:
 
 
 class StateCollector:
-    """Series read from the store, the namespace view and the connection count when
+    """Series read from the store, the namespace view and the ports' connections when
     Prometheus scrapes."""
 
     def __init__(
         self,
         store: PolicyStore[CompiledPolicySet],
         namespaces: NamespaceSource | None,
-        connections: ConnectionCount | None = None,
+        ports: Sequence[PortConnections] = (),
     ) -> None:
         self.store = store
         self.namespaces = namespaces
-        self.connections = connections
+        self.ports = ports
 
     def collect(self) -> Iterator[Metric]:
         yield from self._policy_series()
@@ -171,16 +171,30 @@ class StateCollector:
         )
 
     def _connection_series(self) -> Iterator[Metric]:
-        count = self.connections
-        if count is None:
+        if not self.ports:
             return
-        yield GaugeMetricFamily(
+        opened = GaugeMetricFamily(
             f"{PREFIX}_connections_open",
-            "Connections open on the webhook port, TLS handshakes in progress included.",
-            value=count.open,
+            "Connections open on a port (webhook: TLS handshakes in progress included).",
+            labels=["listener"],
         )
-        yield CounterMetricFamily(
+        refused = CounterMetricFamily(
             f"{PREFIX}_connections_refused",
-            "New connections closed at once because --max-connections were open.",
-            value=count.refused,
+            "New connections closed at once: their source held --max-connections-per-source "
+            "(source_limit), or every connection was busy answering at the cap (full).",
+            labels=["listener", "reason"],
         )
+        closed = CounterMetricFamily(
+            f"{PREFIX}_connections_closed_for_room",
+            "Connections closed at the cap to make room for a new one: the one waiting longest "
+            "for its client (waiting), else the longest idle of the busiest source (idle).",
+            labels=["listener", "state"],
+        )
+        for port in self.ports:
+            table = port.table
+            opened.add_metric([port.name], table.open)
+            for reason, count in table.refused.items():
+                refused.add_metric([port.name, reason], count)
+            for state, count in table.closed_for_room.items():
+                closed.add_metric([port.name, state], count)
+        yield from (opened, refused, closed)

@@ -105,7 +105,8 @@ def _serve_timing(serve: argparse.ArgumentParser) -> None:
         type=float,
         default=defaults.READ_TIMEOUT_SECONDS,
         metavar="SECONDS",
-        help="a request whose head or body is not received in time gets 408",
+        help="a request whose head and body are not received within this time of its first "
+        "byte gets 408",
     )
     serve.add_argument(
         "--tls-handshake-timeout",
@@ -126,7 +127,17 @@ def _serve_timing(serve: argparse.ArgumentParser) -> None:
         type=int,
         default=defaults.MAX_CONNECTIONS,
         metavar="N",
-        help="open connections per worker on the webhook port; more are closed at once",
+        help="open connections per worker on the webhook port; at the cap room is made for a "
+        "new one (the one waiting longest for its client, else the longest idle of the source "
+        "holding the most is closed), else it is closed",
+    )
+    serve.add_argument(
+        "--max-connections-per-source",
+        type=int,
+        default=defaults.MAX_CONNECTIONS_PER_SOURCE,
+        metavar="N",
+        help="open connections per worker on the webhook port from one address; more are "
+        "closed at once",
     )
 
 

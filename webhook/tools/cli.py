@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import yaml
@@ -24,6 +24,9 @@ from webhook.tools.cluster.command import pools_command
 from webhook.tools.inputs import DocumentError, read_inputs
 from webhook.tools.preview.command import preview_command
 from webhook.workloads import kind_of
+
+if TYPE_CHECKING:
+    from webhook.serving.serve import ServeOptions
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,9 +43,8 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from webhook.serving.connections import ConnectionLimits
     from webhook.serving.logs import configure_logging
-    from webhook.serving.serve import ServeOptions, run
+    from webhook.serving.serve import run
     from webhook.tools.certs import ensure_dev_certificate
 
     configure_logging(args.log_level)
@@ -59,7 +61,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
             args.certs_dir,
             ca,
         )
-    options = ServeOptions(
+    options = serve_options(args, cert, key)
+    try:
+        if args.workers > 1:
+            from webhook.serving.workers import serve_workers
+
+            return serve_workers(options, args.workers)
+        run(options)
+    except PolicyError as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def serve_options(args: argparse.Namespace, cert: Path, key: Path) -> ServeOptions:
+    """What `serve` runs with, from its parsed command line."""
+    from webhook.serving.connections import ConnectionLimits
+    from webhook.serving.serve import ServeOptions
+
+    return ServeOptions(
         policies=[Path(p) for p in args.policies] or [default_policies()],
         cert_file=cert,
         key_file=key,
@@ -78,17 +97,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             handshake_timeout=args.tls_handshake_timeout,
             write_timeout=args.write_timeout,
             max_connections=args.max_connections,
+            max_per_source=args.max_connections_per_source,
         ),
     )
-    try:
-        if args.workers > 1:
-            from webhook.serving.workers import serve_workers
-
-            return serve_workers(options, args.workers)
-        run(options)
-    except PolicyError as exc:
-        return _fail(str(exc))
-    return 0
 
 
 def _load(policies: Sequence[str]) -> Any:
