@@ -153,7 +153,15 @@ def test_a_backup_agent_bound_to_postgresql_stays_where_postgresql_runs(tmp_path
     cluster = Cluster.from_policy_set(directory)
     (node,) = [n for n in cluster.feasible(placed_db, "data")]
     cluster.add_pod(placed_db, node)
-    agent = {
+    agent = backup_agent()
+    result, after = sent(directory, agent)
+    assert "default-pool" not in result.applied
+    assert cluster.feasible(after, "data") == [node]
+
+
+def backup_agent() -> dict[str, Any]:
+    """A backup agent that must run where its PostgreSQL runs."""
+    return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "pg-backup", "namespace": "data", "labels": {"app": "pg-backup"}},
@@ -173,9 +181,6 @@ def test_a_backup_agent_bound_to_postgresql_stays_where_postgresql_runs(tmp_path
             "containers": [{"name": "backup", "image": "example.com/pg-backup:1"}],
         },
     }
-    result, after = sent(directory, agent)
-    assert "default-pool" not in result.applied
-    assert cluster.feasible(after, "data") == [node]
 
 
 # --- the pod as sent, after every policy ---------------------------------------------------------
@@ -339,3 +344,24 @@ def test_copies_are_not_needed_for_the_shipped_set(tmp_path: Path) -> None:
         p.name for p in load_policy_set(SHIPPED_POLICIES).policies
     ]
     shutil.rmtree(copy_dir)
+
+
+def test_the_server_judges_the_pods_the_judgement_cases_send(tmp_path: Path) -> None:
+    """Through the real server: the z2jh notebook placed off spot, the backup agent bound to
+    PostgreSQL given no node choice, the GPU Job whose toleration comes from a later policy
+    kept on g1; each patch applied with kubectl and judged by the model cluster."""
+    directory = shipped_with(tmp_path, LATE_TOLERATION)
+    cluster = Cluster.from_policy_set(directory)
+    notebook = workload("jupyterhub-user-server")
+    job = gpu_job()
+    agent = backup_agent()
+    with running_server(tmp_path, [directory]) as server, client(server) as http:
+        for pod, pools in ((notebook, ["ondemand"]), (job, ["g1"])):
+            namespace = pod["metadata"]["namespace"]
+            answer = response_of(send(http, pod_review(pod, namespace)))
+            assert cluster.pools_for(kubectl_patch(pod, patch_of(answer)), namespace) == pools
+            assert not any("placement not added" in w for w in answer.get("warnings", []))
+        answer = response_of(send(http, pod_review(agent, "data")))
+        sent = kubectl_patch(agent, patch_of(answer)) if "patch" in answer else agent
+        assert "nodeAffinity" not in sent["spec"]["affinity"]
+        assert "tolerations" not in sent["spec"]
